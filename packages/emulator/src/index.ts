@@ -1,0 +1,2 @@
+export * from './iommu/index.js'
+export * from './memory/index.js'

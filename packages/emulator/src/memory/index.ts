@@ -1,0 +1,2 @@
+export * from './frame-allocator.js'
+export * from './physical-memory.js'

@@ -1,0 +1,5 @@
+export * from './fault-counts.js'
+export * from './hardware.js'
+export * from './strategy.js'
+export * from './update-step.js'
+export * from './verdict.js'

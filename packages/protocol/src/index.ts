@@ -1,0 +1,2 @@
+export * from './enums/index.js'
+export * from './errors/index.js'
