@@ -1,0 +1,1 @@
+export * from './cpu-store-port.js'
