@@ -1,0 +1,3 @@
+export * from './client.js'
+export * from './migrations/apply-migrations.js'
+export * from './test-database.js'
