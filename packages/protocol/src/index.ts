@@ -1,2 +1,5 @@
+export * from './api/index.js'
 export * from './enums/index.js'
 export * from './errors/index.js'
+export * from './queue/index.js'
+export * from './validate.js'

@@ -1,0 +1,29 @@
+import Type from 'typebox'
+import { HardwareSchema } from '../enums/hardware.js'
+import { LabelsSchema } from './common.js'
+
+export const HOST_STATES = ['REGISTERED', 'READY', 'CORDONED', 'UPDATING', 'FAILED_HELD', 'OFFLINE'] as const
+export type HostState = (typeof HOST_STATES)[number]
+export const HostStateSchema = Type.Union(HOST_STATES.map((s) => Type.Literal(s)))
+
+export const HostSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    agentId: Type.String(),
+    labels: LabelsSchema,
+    state: HostStateSchema,
+    hardware: HardwareSchema,
+    kernel: Type.String(),
+    bootId: Type.String(),
+    lastHeartbeat: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  },
+  { $id: 'Host' },
+)
+export type Host = Type.Static<typeof HostSchema>
+
+export const HostListQuerySchema = Type.Object({
+  state: Type.Optional(HostStateSchema),
+  /** Label selector `key=value,key2=value2` (all must match). */
+  selector: Type.Optional(Type.String({ maxLength: 1000 })),
+})

@@ -1,0 +1,6 @@
+export * from './agent.js'
+export * from './common.js'
+export * from './host.js'
+export * from './kernel.js'
+export * from './rollout.js'
+export * from './update.js'

@@ -1,0 +1,67 @@
+import Type from 'typebox'
+import { FaultCountsSchema } from '../enums/fault-counts.js'
+import { UpdateStepSchema } from '../enums/update-step.js'
+import { VerdictSchema } from '../enums/verdict.js'
+
+export const HOST_UPDATE_STATES = [
+  'PENDING',
+  'QUEUED',
+  'RUNNING',
+  'VERIFYING',
+  'SUCCEEDED',
+  'NEEDS_REVIEW',
+  'FAILED',
+  'FAILED_HELD',
+  'CANCELLED',
+] as const
+export type HostUpdateState = (typeof HOST_UPDATE_STATES)[number]
+export const HostUpdateStateSchema = Type.Union(HOST_UPDATE_STATES.map((s) => Type.Literal(s)))
+export const TERMINAL_UPDATE_STATES: readonly HostUpdateState[] = [
+  'SUCCEEDED',
+  'NEEDS_REVIEW',
+  'FAILED',
+  'FAILED_HELD',
+  'CANCELLED',
+]
+
+export const StepRecordSchema = Type.Object({
+  attempt: Type.Integer(),
+  step: UpdateStepSchema,
+  status: Type.Union([Type.Literal('running'), Type.Literal('done'), Type.Literal('failed')]),
+  startedAt: Type.String({ format: 'date-time' }),
+  finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  durationMs: Type.Union([Type.Number(), Type.Null()]),
+})
+export type StepRecord = Type.Static<typeof StepRecordSchema>
+
+export const VerdictBodySchema = Type.Object(
+  {
+    updateId: Type.String(),
+    verdict: VerdictSchema,
+    reasons: Type.Array(Type.String()),
+    diff: Type.Union([Type.Unknown(), Type.Null()]),
+    faults: Type.Union([FaultCountsSchema, Type.Null()]),
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'Verdict' },
+)
+export type VerdictBody = Type.Static<typeof VerdictBodySchema>
+
+export const HostUpdateSchema = Type.Object(
+  {
+    id: Type.String(),
+    rolloutId: Type.String(),
+    hostId: Type.String(),
+    hostName: Type.String(),
+    state: HostUpdateStateSchema,
+    attempt: Type.Integer(),
+    fromKernel: Type.Union([Type.String(), Type.Null()]),
+    toKernel: Type.String(),
+    blackoutMs: Type.Union([Type.Number(), Type.Null()]),
+    failureReason: Type.Union([Type.String(), Type.Null()]),
+    steps: Type.Array(StepRecordSchema),
+    verdict: Type.Union([VerdictSchema, Type.Null()]),
+  },
+  { $id: 'HostUpdate' },
+)
+export type HostUpdate = Type.Static<typeof HostUpdateSchema>

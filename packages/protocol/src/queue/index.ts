@@ -1,0 +1,3 @@
+export * from './host-update-job.js'
+export * from './queue-names.js'
+export * from './verify-job.js'
