@@ -40,6 +40,21 @@ export class CpuStorePort {
   }
 
   /**
+   * The same single-copy-atomic 64-bit store as `store64`, given as two 32-bit halves (no BigInt on
+   * hot paths such as building a million page-table entries). `lo` and `hi` are unsigned 32-bit.
+   */
+  store64Split(pa: number, lo: number, hi: number): void {
+    if (this.atomic) {
+      this.memory.atomicWrite64(pa, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0))
+    } else {
+      const i = pa / 4
+      this.memory.u32[i] = lo
+      this.memory.u32[i + 1] = hi
+    }
+    this.listener?.afterStore(pa, 8)
+  }
+
+  /**
    * One 128-bit compare-exchange (x86-64 cmpxchg16b). Returns true when the old value matched and
    * the new one was stored. In concurrent mode JavaScript has no 128-bit atomics: the VT-d model
    * pairs this with a sequence lock that readers of 128-bit chunks honour (see vtd/).

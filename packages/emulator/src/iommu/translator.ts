@@ -22,6 +22,11 @@ export interface TranslationOutcome {
    * happens to be right.
    */
   hazard: boolean
+  /**
+   * When `fault` is non-zero: false if the hardware's fault log lost the record (SMMUv3 event
+   * queue full or disabled, VT-d PFO). Optional: undefined means "recorded or not known".
+   */
+  recorded?: boolean
 }
 
 export interface IommuTranslator {
@@ -30,4 +35,12 @@ export interface IommuTranslator {
    * bus:dev.fn) at `iova`. `pasid` is the SubstreamID / PASID when the device uses one.
    */
   translate(requesterId: number, iova: number, access: DmaAccessKind, pasid?: number): TranslationOutcome
+
+  /**
+   * Optional: while `on`, translations are not answered by the IOMMU's caches (configuration cache,
+   * IOTLB): every access walks memory, and the walk's results are inserted as on any miss. A
+   * deterministic scheduler uses it to explore "cold cache" interleavings: a window that only a
+   * miss would observe (an STE with V=0) must not hide behind a warm cache.
+   */
+  forceCacheMiss?(on: boolean): void
 }
