@@ -247,6 +247,7 @@ gcc -static -O2 -Wall -Wextra -Wno-unused-parameter -std=gnu11 \
   cat "$RUNDIR/helper-build.log" >&2
   die "building $HELPER_SRC failed"
 }
+[ -s "$RUNDIR/helper-build.log" ] && { log "helper compiler warnings:"; cat "$RUNDIR/helper-build.log" >&2; }
 gcc -O2 -o "$RUNDIR/gen_init_cpio" "$SRC/usr/gen_init_cpio.c" 2>"$RUNDIR/gen_init_cpio.log" ||
   die "building gen_init_cpio failed; see $RUNDIR/gen_init_cpio.log"
 cat >"$RUNDIR/initramfs.list" <<EOF
