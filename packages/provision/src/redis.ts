@@ -29,6 +29,14 @@ async function ping(url: string, timeoutMs = 1500): Promise<Redis | undefined> {
   }
 }
 
+/** Checks a Redis URL answers; throws HITLESS_E_CONFIG saying which URL and why. */
+export async function checkRedis(url: string, what = 'REDIS_URL'): Promise<void> {
+  if (!/^rediss?:\/\//.test(url)) throw new HitlessError('HITLESS_E_CONFIG', `${what} must start with redis:// (got ${JSON.stringify(url)})`)
+  const r = await ping(url, 5000)
+  if (!r) throw new HitlessError('HITLESS_E_CONFIG', `${what} (${url}) is unreachable`)
+  r.disconnect()
+}
+
 /**
  * BullMQ needs `maxmemory-policy noeviction`: under any other policy Redis may silently evict
  * job keys when full, losing work. Returns a warning (or throws when `strict`).

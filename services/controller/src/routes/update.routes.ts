@@ -1,0 +1,24 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ErrorBodySchema, HostUpdateSchema, IdParamsSchema, VerdictBodySchema } from '@hitless/protocol'
+import type { ControllerContext } from '../context.js'
+
+export const updateRoutes =
+  (ctx: ControllerContext): FastifyPluginAsyncTypebox =>
+  async (app) => {
+    app.get(
+      '/updates/:id',
+      {
+        config: { access: 'viewer' },
+        schema: { tags: ['updates'], summary: 'One host update: steps with timings, blackout, verdict', params: IdParamsSchema, response: { 200: HostUpdateSchema, 404: ErrorBodySchema } },
+      },
+      async (req) => ctx.updates.get(req.params.id),
+    )
+    app.get(
+      '/updates/:id/verdict',
+      {
+        config: { access: 'viewer' },
+        schema: { tags: ['updates'], summary: "The verifier's verdict, reasons and bounded diff", params: IdParamsSchema, response: { 200: VerdictBodySchema, 404: ErrorBodySchema } },
+      },
+      async (req) => ctx.updates.verdict(req.params.id),
+    )
+  }

@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto'
+import type { Db } from '@hitless/db'
+import {
+  type EnrolBody,
+  type EnrolResponse,
+  HitlessError,
+  type Host,
+  type HostState,
+  hostUpdateQueueName,
+  type Labels,
+} from '@hitless/protocol'
+import { matchesLabels } from './label-selector.js'
+import { toHost } from './presenters.js'
+import type { TokenService } from './token.service.js'
+
+export class HostService {
+  constructor(
+    private readonly db: Db,
+    private readonly tokens: TokenService,
+  ) {}
+
+  /**
+   * Registers (or re-registers) the hosts an agent runs and returns a fresh per-host token for
+   * each. A host whose boot ID changed while an update was in flight outside KEXEC lost power
+   * (or crashed): that update ends FAILED_HELD, never silently re-run.
+   */
+  async enrol(body: EnrolBody): Promise<EnrolResponse> {
+    const out: EnrolResponse['hosts'] = []
+    for (const h of body.hosts) {
+      const existing = await this.db.host.findUnique({ where: { name: h.name } })
+      if (existing && existing.agentId !== body.agentId) {
+        throw new HitlessError('HITLESS_E_CONFLICT', `host ${h.name} is enrolled by agent ${existing.agentId}`, {
+          host: h.name,
+        })
+      }
+      const id = existing?.id ?? `host-${randomUUID()}`
+      await this.db.host.upsert({
+        where: { name: h.name },
+        create: {
+          id,
+          name: h.name,
+          agentId: body.agentId,
+          labels: h.labels ?? {},
+          hardware: h.hardware,
+          kernel: h.kernel,
+          bootId: h.bootId,
+          state: 'READY',
+          lastHeartbeat: new Date(),
+        },
+        update: { labels: h.labels ?? {}, hardware: h.hardware, lastHeartbeat: new Date() },
+      })
+      await this.observeBoot(id, h.bootId, h.kernel)
+      out.push({ id, name: h.name, token: await this.tokens.rotateHostToken(id, h.name) })
+    }
+    return { queue: hostUpdateQueueName(body.agentId), hosts: out }
+  }
+
+  async heartbeat(hostId: string, bootId: string, kernel: string): Promise<void> {
+    await this.observeBoot(hostId, bootId, kernel)
+  }
+
+  /** Records what a host reports of its boot; detects a reboot that was not our kexec. */
+  private async observeBoot(hostId: string, bootId: string, kernel: string): Promise<void> {
+    await this.db.$transaction(async (tx) => {
+      const host = await tx.host.findUniqueOrThrow({ where: { id: hostId } })
+      let state = host.state
+      if (host.bootId !== bootId) {
+        const inFlight = await tx.hostUpdate.findFirst({
+          where: { hostId, state: 'RUNNING' },
+          include: { steps: true },
+        })
+        const kexecRunning = inFlight?.steps.some(
+          (s) => s.attempt === inFlight.attempt && s.step === 'KEXEC' && s.status !== 'failed',
+        )
+        if (inFlight && !kexecRunning) {
+          await tx.hostUpdate.update({
+            where: { id: inFlight.id },
+            data: {
+              state: 'FAILED_HELD',
+              finishedAt: new Date(),
+              failureReason: `host rebooted outside KEXEC (boot ID ${host.bootId} → ${bootId}): held for inspection`,
+            },
+          })
+          state = 'FAILED_HELD'
+        }
+      }
+      if (state === 'OFFLINE') state = (await tx.hostUpdate.count({ where: { hostId, state: 'RUNNING' } })) ? 'UPDATING' : 'READY'
+      await tx.host.update({ where: { id: hostId }, data: { bootId, kernel, lastHeartbeat: new Date(), state } })
+    })
+  }
+
+  async list(filter: { state?: HostState; labels?: Labels }): Promise<Host[]> {
+    const rows = await this.db.host.findMany({ where: filter.state ? { state: filter.state } : {}, orderBy: { name: 'asc' } })
+    return rows.map(toHost).filter((h) => matchesLabels(h.labels, filter.labels ?? {}))
+  }
+
+  async get(id: string): Promise<Host> {
+    const h = await this.db.host.findFirst({ where: { OR: [{ id }, { name: id }] } })
+    if (!h) throw new HitlessError('HITLESS_E_NOT_FOUND', `no host ${id}`)
+    return toHost(h)
+  }
+
+  async setCordoned(id: string, cordoned: boolean): Promise<Host> {
+    const h = await this.get(id)
+    if (cordoned && h.state === 'READY') await this.db.host.update({ where: { id: h.id }, data: { state: 'CORDONED' } })
+    if (!cordoned && h.state === 'CORDONED') await this.db.host.update({ where: { id: h.id }, data: { state: 'READY' } })
+    return this.get(h.id)
+  }
+}

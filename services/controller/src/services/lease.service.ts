@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto'
+import type { Db } from '@hitless/db'
+
+/**
+ * Leadership among controller replicas: one row, taken when expired, renewed while held. Each
+ * takeover increments `epoch`, the fencing token: writes of a replica whose epoch is no longer
+ * current are refused (see `fence`), and jobs carry the epoch that dispatched them.
+ */
+export class LeaseService {
+  readonly holder = `controller-${randomUUID().slice(0, 8)}`
+  private epoch: number | undefined
+
+  constructor(
+    private readonly db: Db,
+    private readonly leaseMs: number,
+  ) {}
+
+  get currentEpoch(): number | undefined {
+    return this.epoch
+  }
+
+  /** Takes or renews the lease; returns the epoch held, or undefined when another replica leads. */
+  async tryAcquire(now = new Date()): Promise<number | undefined> {
+    const expires = new Date(now.getTime() + this.leaseMs)
+    const rows = await this.db.$queryRaw<{ epoch: number; holder: string }[]>`
+      INSERT INTO "ControllerLease" (id, holder, epoch, "expiresAt") VALUES (1, ${this.holder}, 1, ${expires})
+      ON CONFLICT (id) DO UPDATE SET
+        epoch = CASE WHEN "ControllerLease".holder = ${this.holder} THEN "ControllerLease".epoch ELSE "ControllerLease".epoch + 1 END,
+        holder = ${this.holder},
+        "expiresAt" = ${expires}
+      WHERE "ControllerLease".holder = ${this.holder} OR "ControllerLease"."expiresAt" < ${now}
+      RETURNING epoch, holder`
+    this.epoch = rows.length === 1 ? rows[0].epoch : undefined
+    return this.epoch
+  }
+
+  /** True when `epoch` is still the current lease's (read inside the caller's transaction). */
+  static async isCurrent(tx: Pick<Db, '$queryRaw'>, epoch: number): Promise<boolean> {
+    const rows = await tx.$queryRaw<{ epoch: number }[]>`SELECT epoch FROM "ControllerLease" WHERE id = 1 FOR SHARE`
+    return rows.length === 1 && rows[0].epoch === epoch
+  }
+
+  async release(): Promise<void> {
+    await this.db.controllerLease.updateMany({ where: { holder: this.holder }, data: { expiresAt: new Date(0) } })
+    this.epoch = undefined
+  }
+}

@@ -1,0 +1,67 @@
+import {
+  type EnrolBody,
+  type EnrolResponse,
+  type ErrorCode,
+  type FinishBody,
+  HitlessError,
+  type StepClaimBody,
+  type StepClaimResponse,
+  type StepReportBody,
+} from '@hitless/protocol'
+
+/** The agent's only way to make anything true: the controller's agent API over HTTP. */
+export class ControllerClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly timeoutMs = 15000,
+  ) {}
+
+  private async call<T>(method: string, path: string, token: string, body?: unknown, raw?: { data: Uint8Array; format: string }): Promise<T> {
+    let res: Response
+    try {
+      res = await fetch(`${this.baseUrl}/api/v1${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(raw ? { 'content-type': 'application/octet-stream', 'x-snapshot-format': raw.format } : body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        body: raw ? raw.data : body !== undefined ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      })
+    } catch (e) {
+      throw new HitlessError('HITLESS_E_UNAVAILABLE', `controller at ${this.baseUrl} unreachable: ${(e as Error).message}`)
+    }
+    if (res.status === 204) return undefined as T
+    const text = await res.text()
+    const json = text ? (JSON.parse(text) as unknown) : undefined
+    if (!res.ok) {
+      const b = json as { code?: ErrorCode; message?: string } | undefined
+      throw new HitlessError(b?.code ?? 'HITLESS_E_INTERNAL', b?.message ?? `HTTP ${res.status}`, { status: res.status })
+    }
+    return json as T
+  }
+
+  enrol(adminToken: string, body: EnrolBody): Promise<EnrolResponse> {
+    return this.call('POST', '/agent/enrol', adminToken, body)
+  }
+
+  heartbeat(token: string, hostId: string, bootId: string, kernel: string): Promise<void> {
+    return this.call('POST', `/agent/hosts/${hostId}/heartbeat`, token, { bootId, kernel })
+  }
+
+  claim(token: string, updateId: string, body: StepClaimBody): Promise<StepClaimResponse> {
+    return this.call('POST', `/agent/updates/${updateId}/claim`, token, body)
+  }
+
+  report(token: string, updateId: string, body: StepReportBody): Promise<void> {
+    return this.call('POST', `/agent/updates/${updateId}/steps`, token, body)
+  }
+
+  finish(token: string, updateId: string, body: FinishBody): Promise<{ verifying: boolean }> {
+    return this.call('POST', `/agent/updates/${updateId}/finish`, token, body)
+  }
+
+  uploadSnapshot(token: string, updateId: string, phase: 'pre' | 'post', data: Uint8Array, format: string): Promise<unknown> {
+    return this.call('PUT', `/agent/updates/${updateId}/snapshots/${phase}`, token, undefined, { data, format })
+  }
+}

@@ -1,0 +1,26 @@
+// The host agent process: `node --import tsx services/host-agent/src/main.ts [--hosts N]`.
+import { toHitlessError } from '@hitless/protocol'
+import { loadAgentConfig } from './config.js'
+import { emulatedFleet } from './fleet.js'
+import { HostAgent } from './host-agent.js'
+
+async function main(): Promise<void> {
+  const cfg = loadAgentConfig(process.argv.slice(2))
+  if (cfg.hosts === 0) {
+    throw new Error('running on a real host needs the real-iommufd backend, which is not built yet: use --hosts N for an emulated fleet')
+  }
+  const agent = new HostAgent(cfg, emulatedFleet(cfg.agentId, cfg.hosts, cfg.stepMs), (m) => console.log(m))
+  await agent.start()
+  const stop = async () => {
+    await agent.stop()
+    process.exit(0)
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
+
+main().catch((e: unknown) => {
+  const err = toHitlessError(e)
+  console.error(`hitless-agent: ${err.code}: ${err.message}`)
+  process.exit(err.exitCode || 1)
+})

@@ -1,0 +1,66 @@
+import {
+  type FinishBody,
+  type HostUpdateJob,
+  isHitlessError,
+  UPDATE_STEPS,
+  type UpdateStep,
+} from '@hitless/protocol'
+import type { ControllerClient } from './api/controller-client.js'
+import type { HostRuntime } from './runtime/host-runtime.js'
+
+export type RunOutcome = { result: 'completed' | 'failed' | 'failed-held' | 'abandoned'; reason?: string }
+
+/** Steps from which a failure leaves the old kernel's state live (nothing irreversible yet). */
+const REVERSIBLE: ReadonlySet<UpdateStep> = new Set(['PREFLIGHT', 'SNAPSHOT_PRE', 'PRESERVE'])
+
+/**
+ * Runs one host-update job: for each step, claim it through the agent API (which checks host,
+ * attempt and epoch, and says `skip` for a step the journal has as done), run it, journal it.
+ * Delivery is at-least-once; this makes the effects exactly-once.
+ */
+export async function runUpdateJob(
+  job: HostUpdateJob,
+  host: HostRuntime,
+  token: string,
+  client: ControllerClient,
+  worker: string,
+): Promise<RunOutcome> {
+  const ctx = { attempt: job.attempt, epoch: job.epoch, worker }
+  for (const step of UPDATE_STEPS) {
+    try {
+      const claim = await client.claim(token, job.updateId, { ...ctx, step })
+      if (claim.action === 'skip') continue
+    } catch (e) {
+      // Someone else owns this update now (stale epoch, newer attempt, another worker, or it
+      // already ended): doing nothing is the only safe effect.
+      if (isHitlessError(e) && ['HITLESS_E_STALE_CLAIM', 'HITLESS_E_CONFLICT', 'HITLESS_E_NOT_FOUND', 'HITLESS_E_FORBIDDEN'].includes(e.code)) {
+        return { result: 'abandoned', reason: e.message }
+      }
+      throw e
+    }
+    const t0 = performance.now()
+    let detail: Record<string, unknown>
+    try {
+      detail = await host.runStep(step, job)
+      if (step === 'SNAPSHOT_PRE' || step === 'SNAPSHOT_POST') {
+        const snap = await host.snapshot(step === 'SNAPSHOT_PRE' ? 'pre' : 'post')
+        if (snap) {
+          const stored = await client.uploadSnapshot(token, job.updateId, step === 'SNAPSHOT_PRE' ? 'pre' : 'post', snap.data, snap.format)
+          detail = { ...detail, snapshot: stored }
+        } else {
+          detail = { ...detail, snapshot: null }
+        }
+      }
+    } catch (e) {
+      const reason = `${step}: ${(e as Error).message}`
+      await client.report(token, job.updateId, { ...ctx, step, status: 'failed', durationMs: performance.now() - t0, detail: { error: reason } })
+      const outcome: FinishBody['outcome'] = REVERSIBLE.has(step) ? 'failed' : 'failed-held'
+      await client.finish(token, job.updateId, { ...ctx, outcome, reason, bootId: host.bootId(), kernel: host.kernel() })
+      return { result: outcome, reason }
+    }
+    await client.report(token, job.updateId, { ...ctx, step, status: 'done', durationMs: performance.now() - t0, detail })
+  }
+  const report = host.lastUpdateReport()
+  await client.finish(token, job.updateId, { ...ctx, outcome: 'completed', bootId: host.bootId(), kernel: host.kernel(), ...report })
+  return { result: 'completed' }
+}

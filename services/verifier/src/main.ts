@@ -1,0 +1,30 @@
+// The verifier process: `node --import tsx services/verifier/src/main.ts`.
+import { createDb } from '@hitless/db'
+import { HitlessError, toHitlessError } from '@hitless/protocol'
+import { checkPostgres, checkRedis } from '@hitless/provision'
+import { VerifierService } from './verifier.js'
+
+async function main(): Promise<void> {
+  const { DATABASE_URL, REDIS_URL } = process.env
+  if (!DATABASE_URL) throw new HitlessError('HITLESS_E_CONFIG', 'DATABASE_URL is not set')
+  if (!REDIS_URL) throw new HitlessError('HITLESS_E_CONFIG', 'REDIS_URL is not set')
+  await checkPostgres(DATABASE_URL)
+  await checkRedis(REDIS_URL)
+  const db = createDb(DATABASE_URL, 4)
+  const v = new VerifierService(db, { redisUrl: REDIS_URL, prefix: process.env.HITLESS_REDIS_PREFIX ?? 'hitless' }, (m) => console.log(m))
+  v.start()
+  console.log('verifier: consuming verification jobs')
+  const stop = async () => {
+    await v.stop()
+    await db.$disconnect()
+    process.exit(0)
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
+
+main().catch((e: unknown) => {
+  const err = toHitlessError(e)
+  console.error(`hitless-verifier: ${err.code}: ${err.message}`)
+  process.exit(err.exitCode || 1)
+})
