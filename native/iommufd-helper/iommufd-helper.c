@@ -146,11 +146,10 @@ static const char *opt(int argc, char **argv, int from, const char *key)
 	return NULL;
 }
 
-/* prot=rw|r|w (default rw) → IOMMU_IOAS_MAP_{READABLE,WRITEABLE} */
+/* prot=rw|r|w (default rw) → IOMMU_IOAS_MAP_{READABLE,WRITEABLE}, ORed into *flags */
 static int prot_flags(int argc, char **argv, int from, uint32_t *flags)
 {
 	const char *p = opt(argc, argv, from, "prot");
-	*flags = 0;
 	if (!p)
 		p = "rw";
 	for (; *p; p++) {

@@ -245,13 +245,17 @@ export class QemuGuest {
     if (pending.size) for (const [tag, w] of this.waiters) if (tag !== '') w.reject(new Error('superseded ping'))
   }
 
-  /** Waits for QEMU to exit (bounded); kills it if it does not. */
+  /** Waits for QEMU to exit (bounded); true if it did. */
   async waitExit(timeoutMs: number): Promise<boolean> {
     if (this.exited) return true
+    let timer: NodeJS.Timeout | undefined
     const exited = await Promise.race([
       new Promise<boolean>((r) => this.exitWaiters.push(() => r(true))),
-      sleep(timeoutMs).then(() => false),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(false), timeoutMs)
+      }),
     ])
+    clearTimeout(timer)
     return exited
   }
 
