@@ -97,7 +97,15 @@ describe('real kernel lane (QEMU, iommufd mock, LUO, kexec)', { skip }, () => {
 
     const mfd = await guest.call('memfd_create', 'smoke', 4 * PAGE)
     await guest.call('mem_fill', num(mfd, 'uptr'), 4 * PAGE, 7)
-    const fileMap = await guest.call('ioas_map_file', ioas, num(mfd, 'fd'), PAGE, 2 * PAGE, 0x3000000, 'prot=r')
+    const fileMap = await guest.call(
+      'ioas_map_file',
+      ioas,
+      num(mfd, 'fd'),
+      PAGE,
+      2 * PAGE,
+      0x3000000,
+      'prot=r',
+    )
     assert.equal(num(fileMap, 'iova'), 0x3000000)
     await guest.call('md_check_map', hwpt, 0x3000000, 2 * PAGE, num(mfd, 'uptr') + PAGE)
 
@@ -156,9 +164,23 @@ describe('real kernel lane (QEMU, iommufd mock, LUO, kexec)', { skip }, () => {
       'map with neither read nor write': await guest.fails('ioas_map', ioas, 0x2000000, PAGE, 'prot=-'),
       'map into an unknown IOAS': await guest.fails('ioas_map', 999, 0x2000000, PAGE),
       'map_file of a bad fd': await guest.fails('ioas_map_file', ioas, 999, 0, PAGE, 0x2000000),
-      'map_file beyond the end of the file': await guest.fails('ioas_map_file', ioas, num(mfd, 'fd'), 0, 2 * PAGE, 0x2000000),
+      'map_file beyond the end of the file': await guest.fails(
+        'ioas_map_file',
+        ioas,
+        num(mfd, 'fd'),
+        0,
+        2 * PAGE,
+        0x2000000,
+      ),
       'copy from an unmapped source': await guest.fails('ioas_copy', ioas, ioas, 0x6000000, PAGE, 0x2000000),
-      'copy onto a mapped destination': await guest.fails('ioas_copy', ioas, ioas, 0x1000000, 4 * PAGE, 0x1000000),
+      'copy onto a mapped destination': await guest.fails(
+        'ioas_copy',
+        ioas,
+        ioas,
+        0x1000000,
+        4 * PAGE,
+        0x1000000,
+      ),
       'iova_ranges of an unknown IOAS': await guest.fails('ioas_iova_ranges', 999),
       'destroy of an unknown id': await guest.fails('destroy', 999),
       'destroy of an IOAS a device is attached to': await guest.fails('destroy', ioas),
@@ -167,7 +189,13 @@ describe('real kernel lane (QEMU, iommufd mock, LUO, kexec)', { skip }, () => {
       'replace onto an unknown pt': await guest.fails('mock_domain_replace', num(dev, 'stdev'), 999),
       'mock device on an unknown IOAS': await guest.fails('mock_domain', 999),
       'MD_CHECK_MAP of an unmapped IOVA': await guest.fails('md_check_map', hwpt, 0x2000000, PAGE, uptr),
-      'MD_CHECK_MAP against other pages': await guest.fails('md_check_map', hwpt, 0x1000000, PAGE, uptr + PAGE),
+      'MD_CHECK_MAP against other pages': await guest.fails(
+        'md_check_map',
+        hwpt,
+        0x1000000,
+        PAGE,
+        uptr + PAGE,
+      ),
       'MD_CHECK_MAP of an unknown HWPT': await guest.fails('md_check_map', 999, 0x1000000, PAGE, uptr),
       'LUO retrieve_session before any kexec': await guest.fails('luo_retrieve_session', 'nothing-here'),
       'LUO preserve of a bad fd': await guest.fails('luo_preserve', 999, num(mfd, 'fd'), 1),
@@ -319,7 +347,10 @@ describe('real kernel lane (QEMU, iommufd mock, LUO, kexec)', { skip }, () => {
       await guest.call('md_check_map', num(dev2, 'hwpt'), m.iova, m.length, fds.get(m.token)!.uptr + m.start)
       const gap = m.iova + m.length
       if (!carried.mappings.some((o) => o.iova <= gap && gap < o.iova + o.length)) {
-        assert.equal(await guest.fails('md_check_map', num(dev2, 'hwpt'), gap, 0x800, fds.get(m.token)!.uptr), 'EINVAL')
+        assert.equal(
+          await guest.fails('md_check_map', num(dev2, 'hwpt'), gap, 0x800, fds.get(m.token)!.uptr),
+          'EINVAL',
+        )
       }
     }
     timings.replayVerifyHostMs = Date.now() - replayStarted

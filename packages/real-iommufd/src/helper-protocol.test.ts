@@ -3,7 +3,10 @@ import { test } from 'node:test'
 import { formatRequest, parseRanges, parseResponse } from './helper-protocol.js'
 
 test('requests are one line of space-separated tokens, numbers in hex', () => {
-  assert.equal(formatRequest('r1', 'ioas_map', [3, 0x1000000, 1n << 40n, 'prot=rw']), 'r1 ioas_map 0x3 0x1000000 0x10000000000 prot=rw\n')
+  assert.equal(
+    formatRequest('r1', 'ioas_map', [3, 0x1000000, 1n << 40n, 'prot=rw']),
+    'r1 ioas_map 0x3 0x1000000 0x10000000000 prot=rw\n',
+  )
   assert.throws(() => formatRequest('r1', 'fd_write', ['a b']), RangeError)
   assert.throws(() => formatRequest('r 1', 'ping', []), RangeError)
   assert.throws(() => formatRequest('r1', 'ping', [-1]), RangeError)
@@ -22,7 +25,10 @@ test('ok and err responses parse; anything else is not a response', () => {
     what: 'IOMMU_IOAS_UNMAP',
   })
   assert.equal(parseResponse('r9 err ENOEXEC no%20kexec%20image')?.ok, false)
-  assert.equal((parseResponse('r9 err ENOEXEC no%20kexec%20image') as { what: string }).what, 'no kexec image')
+  assert.equal(
+    (parseResponse('r9 err ENOEXEC no%20kexec%20image') as { what: string }).what,
+    'no kexec image',
+  )
   assert.equal(parseResponse('[    1.234] random console noise'), undefined)
   assert.equal(parseResponse('r1 ok novalue'), undefined)
 })

@@ -37,14 +37,16 @@ export class HelperError extends Error {
 
 export function formatArg(a: HelperArg): string {
   if (typeof a === 'number') {
-    if (!Number.isSafeInteger(a) || a < 0) throw new RangeError(`helper argument ${a} is not a safe unsigned integer`)
+    if (!Number.isSafeInteger(a) || a < 0)
+      throw new RangeError(`helper argument ${a} is not a safe unsigned integer`)
     return '0x' + a.toString(16)
   }
   if (typeof a === 'bigint') {
     if (a < 0n) throw new RangeError(`helper argument ${a} is negative`)
     return '0x' + a.toString(16)
   }
-  if (a === '' || /[\s]/.test(a)) throw new RangeError(`helper argument ${JSON.stringify(a)} is empty or has spaces`)
+  if (a === '' || /[\s]/.test(a))
+    throw new RangeError(`helper argument ${JSON.stringify(a)} is empty or has spaces`)
   return a
 }
 

@@ -56,7 +56,10 @@ export class QemuGuest {
   private socket: Socket | undefined
   private buffer = ''
   private nextTag = 1
-  private readonly waiters = new Map<string, { resolve: (r: HelperResponse) => void; reject: (e: Error) => void }>()
+  private readonly waiters = new Map<
+    string,
+    { resolve: (r: HelperResponse) => void; reject: (e: Error) => void }
+  >()
   private exited: { code: number | null; signal: NodeJS.Signals | null } | undefined
   private readonly exitWaiters: (() => void)[] = []
   private stderr = ''
@@ -149,7 +152,8 @@ export class QemuGuest {
           // QEMU created the socket file but is not listening yet: retry.
         }
       }
-      if (Date.now() > deadline) throw new Error(`QEMU's socket ${this.socketPath} did not accept within ${timeoutMs} ms`)
+      if (Date.now() > deadline)
+        throw new Error(`QEMU's socket ${this.socketPath} did not accept within ${timeoutMs} ms`)
       await sleep(50)
     }
     this.socket.setEncoding('utf8')
@@ -169,7 +173,11 @@ export class QemuGuest {
   }
 
   /** Sends one request and returns the raw answer (ok or err); rejects only on timeout, QEMU exit or close. */
-  async send(command: string, args: readonly HelperArg[] = [], timeoutMs = this.requestTimeoutMs): Promise<HelperResponse> {
+  async send(
+    command: string,
+    args: readonly HelperArg[] = [],
+    timeoutMs = this.requestTimeoutMs,
+  ): Promise<HelperResponse> {
     if (!this.socket) throw new Error('not connected')
     if (this.exited) throw new Error(this.describeExit())
     const tag = `r${this.nextTag++}`
@@ -177,7 +185,9 @@ export class QemuGuest {
     return new Promise<HelperResponse>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(tag)
-        reject(new Error(`${command}: no answer within ${timeoutMs} ms; console tail:\n${this.consoleTail(20)}`))
+        reject(
+          new Error(`${command}: no answer within ${timeoutMs} ms; console tail:\n${this.consoleTail(20)}`),
+        )
       }, timeoutMs)
       this.waiters.set(tag, {
         resolve: (r) => {
@@ -225,9 +235,16 @@ export class QemuGuest {
       if (this.exited) throw new Error(`waiting for generation ${gen}: ${this.describeExit()}`)
       const left = deadline - Date.now()
       if (left <= 0) {
-        throw new Error(`generation ${gen} did not answer within ${timeoutMs} ms; console tail:\n${this.consoleTail(30)}`)
+        throw new Error(
+          `generation ${gen} did not answer within ${timeoutMs} ms; console tail:\n${this.consoleTail(30)}`,
+        )
       }
-      const p = this.send('ping', [], Math.min(left, intervalMs * 4)).catch((e: Error) => ({ tag: '', ok: false as const, errno: 'ETIMEDOUT', what: e.message }))
+      const p = this.send('ping', [], Math.min(left, intervalMs * 4)).catch((e: Error) => ({
+        tag: '',
+        ok: false as const,
+        errno: 'ETIMEDOUT',
+        what: e.message,
+      }))
       pending.add(p)
       p.then((r) => {
         pending.delete(p)
@@ -242,7 +259,8 @@ export class QemuGuest {
 
   private rejectAllPings(pending: Set<Promise<HelperResponse>>): void {
     // Late answers to earlier pings are of no use any more; drop their waiters (and timers).
-    if (pending.size) for (const [tag, w] of this.waiters) if (tag !== '') w.reject(new Error('superseded ping'))
+    if (pending.size)
+      for (const [tag, w] of this.waiters) if (tag !== '') w.reject(new Error('superseded ping'))
   }
 
   /** Waits for QEMU to exit (bounded); true if it did. */
