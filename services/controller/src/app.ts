@@ -34,7 +34,7 @@ export async function buildController(cfg: ControllerConfig, db: Db, opts: { log
   const queues = new QueueRepository(cfg.redisUrl, cfg.redisPrefix)
   const lease = new LeaseService(db, cfg.leaseMs)
   const tokens = new TokenService(db)
-  const app = Fastify({ logger: opts.logger ?? false, ajv: { customOptions: { allErrors: false, coerceTypes: 'array' } } }).withTypeProvider<TypeBoxTypeProvider>()
+  const app = Fastify({ logger: opts.logger ?? false, ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false } } }).withTypeProvider<TypeBoxTypeProvider>()
   const ctx: ControllerContext = {
     db,
     queues,

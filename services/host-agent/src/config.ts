@@ -16,6 +16,8 @@ export interface AgentConfig {
   stalledIntervalMs: number
   /** Emulated step duration (so that an update takes visible time). */
   stepMs: number
+  /** Updates this process runs at once; defaults to one per host. */
+  concurrency: number
 }
 
 export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -50,5 +52,6 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process
     lockMs: num('HITLESS_LOCK_MS', 30000),
     stalledIntervalMs: num('HITLESS_STALLED_MS', 15000),
     stepMs: num('HITLESS_EMU_STEP_MS', 150),
+    concurrency: num('HITLESS_AGENT_CONCURRENCY', Math.max(1, hosts)),
   }
 }

@@ -55,7 +55,7 @@ export class HostAgent {
       {
         connection: this.connection,
         prefix: this.cfg.redisPrefix,
-        concurrency: Math.max(1, this.hosts.length),
+        concurrency: this.cfg.concurrency,
         lockDuration: this.cfg.lockMs,
         stalledInterval: this.cfg.stalledIntervalMs,
         maxStalledCount: 1,
