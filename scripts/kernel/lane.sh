@@ -16,6 +16,10 @@
 #              HITLESS_KERNEL_SUITE (default: sid), HITLESS_KERNEL_MIRROR (default http://deb.debian.org/debian).
 set -euo pipefail
 
+# The whole script is one function so bash parses it before running: editing this file while a
+# lane runs (a 4-minute build) cannot change what the running lane executes.
+main() {
+
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$REPO/scripts/kernel
 FRAG=$HERE/config.fragment
@@ -55,6 +59,11 @@ die() {
   exit 1
 }
 TIMINGS=()
+# (No `cmd | head`, `grep -q` or `awk ...exit` on a pipe below: with pipefail, a writer killed by
+# SIGPIPE would fail the lane at random.)
+installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
+# The first apt error of a log and the line that explains it, on one line.
+apt_error() { grep -m1 -A1 '^\(Err\|E\|W\):' "$1" | tr -s ' \n' ' ' | grep .; }
 phase_start() { PHASE_T=$(now_ms); }
 phase_end() { TIMINGS+=("$1=$(($(now_ms) - PHASE_T))ms"); }
 
@@ -70,7 +79,7 @@ PKGS=(qemu-system-x86 build-essential flex bison bc libelf-dev libssl-dev cpio l
 phase_start
 missing=()
 for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  installed "$p" || missing+=("$p")
 done
 if ((${#missing[@]})); then
   log "installing missing packages: ${missing[*]}"
@@ -85,12 +94,12 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   if ! timeout 300 "${SUDO[@]}" apt-get update -q >"$CACHE/apt-system-update.log" 2>&1 ||
     grep -q '^\(Err\|E\):' "$CACHE/apt-system-update.log"; then
-    skip "Debian's archive cannot be had: 'apt-get update' failed (see $CACHE/apt-system-update.log): $(grep -m1 '^\(Err\|E\):' "$CACHE/apt-system-update.log" || tail -n1 "$CACHE/apt-system-update.log")"
+    skip "Debian's archive cannot be had: 'apt-get update' failed (see $CACHE/apt-system-update.log): $(apt_error "$CACHE/apt-system-update.log" || tail -n1 "$CACHE/apt-system-update.log")"
   fi
   if ! timeout 1200 "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" \
     >"$CACHE/apt-system-install.log" 2>&1; then
     for p in "${missing[@]}"; do
-      if [ "$p" = qemu-system-x86 ] && ! dpkg-query -W -f='${Status}' qemu-system-x86 2>/dev/null | grep -q 'install ok installed'; then
+      if [ "$p" = qemu-system-x86 ] && ! installed qemu-system-x86; then
         skip "QEMU cannot be had: 'apt-get install qemu-system-x86' failed: $(grep -m1 '^E:' "$CACHE/apt-system-install.log" || tail -n1 "$CACHE/apt-system-install.log")"
       fi
     done
@@ -116,7 +125,7 @@ if timeout 120 apt-get "${APTOPTS[@]}" update -q >"$APTDIR/update.log" 2>&1 &&
   ! grep -q '^\(Err\|E\):' "$APTDIR/update.log"; then
   for name in $(apt-cache "${APTOPTS[@]}" search --names-only '^linux-source-7' | awk '{print $1}' |
     grep -E '^linux-source-7\.[0-9]+$'); do
-    v=$(apt-cache "${APTOPTS[@]}" show --no-all-versions "$name" | awk '/^Version:/{print $2; exit}')
+    v=$(apt-cache "${APTOPTS[@]}" show --no-all-versions "$name" | awk '/^Version:/ && !v {v=$2} END {print v}')
     [ -n "$v" ] || continue
     if [ -z "$VER" ] || dpkg --compare-versions "$v" gt "$VER"; then
       PKG=$name
@@ -125,7 +134,7 @@ if timeout 120 apt-get "${APTOPTS[@]}" update -q >"$APTDIR/update.log" 2>&1 &&
   done
   [ -n "$PKG" ] || die "Debian $SUITE offers no linux-source-7.* package (apt-cache search '^linux-source-7' found nothing)"
   DEB=$CACHE/debs/${PKG}_${VER}_all.deb
-  want_sha=$(apt-cache "${APTOPTS[@]}" show --no-all-versions "$PKG" | awk '/^SHA256:/{print $2; exit}')
+  want_sha=$(apt-cache "${APTOPTS[@]}" show --no-all-versions "$PKG" | awk '/^SHA256:/ && !v {v=$2} END {print v}')
   if [ -f "$DEB" ] && [ "$(sha256sum "$DEB" | cut -d' ' -f1)" = "$want_sha" ]; then
     log "using cached $DEB"
   else
@@ -133,8 +142,9 @@ if timeout 120 apt-get "${APTOPTS[@]}" update -q >"$APTDIR/update.log" 2>&1 &&
     rm -f "$DEB"
     (cd "$APTDIR/cache/archives/partial" && timeout 900 apt-get "${APTOPTS[@]}" download -q "$PKG=$VER" \
       >"$APTDIR/download.log" 2>&1) ||
-      skip "Debian's archive cannot be had: 'apt-get download $PKG=$VER' failed: $(grep -m1 '^\(Err\|E\):' "$APTDIR/download.log" || tail -n1 "$APTDIR/download.log")"
-    got=$(ls "$APTDIR/cache/archives/partial/${PKG}_"*.deb | head -n1)
+      skip "Debian's archive cannot be had: 'apt-get download $PKG=$VER' failed: $(apt_error "$APTDIR/download.log" || tail -n1 "$APTDIR/download.log")"
+    got=("$APTDIR/cache/archives/partial/${PKG}_"*.deb)
+    got=${got[0]}
     [ "$(sha256sum "$got" | cut -d' ' -f1)" = "$want_sha" ] || die "$got does not match the SHA256 in the $SUITE index"
     mv "$got" "$DEB"
   fi
@@ -144,10 +154,10 @@ else
   if [ -s "$CACHE/last-source" ]; then
     read -r PKG VER <"$CACHE/last-source"
     DEB=$CACHE/debs/${PKG}_${VER}_all.deb
-    [ -f "$DEB" ] || skip "Debian's archive cannot be had: 'apt-get update' of $SUITE failed ($(grep -m1 '^\(Err\|E\):' "$APTDIR/update.log" || echo timeout)) and $DEB is not cached"
+    [ -f "$DEB" ] || skip "Debian's archive cannot be had: 'apt-get update' of $SUITE failed ($(apt_error "$APTDIR/update.log" || echo timeout)) and $DEB is not cached"
     log "WARNING: Debian $SUITE unreachable; using the cached $PKG $VER (may not be the newest)"
   else
-    skip "Debian's archive cannot be had: 'apt-get update' of $MIRROR $SUITE failed: $(grep -m1 '^\(Err\|E\):' "$APTDIR/update.log" || echo 'timed out after 120 s')"
+    skip "Debian's archive cannot be had: 'apt-get update' of $MIRROR $SUITE failed: $(apt_error "$APTDIR/update.log" || echo 'timed out after 120 s')"
   fi
 fi
 phase_end fetch
@@ -167,12 +177,12 @@ if [ ! -f "$SRCROOT/.extracted" ]; then
   log "extracting $DEB"
   rm -rf "$SRCROOT"
   mkdir -p "$SRCROOT"
-  tarball=$(dpkg-deb --fsys-tarfile "$DEB" | tar -t | grep -E '^\./usr/src/linux-source-[0-9.]+\.tar\.xz$' | head -n1)
+  tarball=$(dpkg-deb --fsys-tarfile "$DEB" | tar -t | awk '/^\.\/usr\/src\/linux-source-[0-9.]+\.tar\.xz$/ && !t {t=$0} END {print t}')
   [ -n "$tarball" ] || die "$DEB holds no usr/src/linux-source-*.tar.xz"
   dpkg-deb --fsys-tarfile "$DEB" | tar -xO "$tarball" | nice tar -xJ -C "$SRCROOT"
   touch "$SRCROOT/.extracted"
 fi
-SRC=$(find "$SRCROOT" -mindepth 1 -maxdepth 1 -type d -name 'linux-source-*' | head -n1)
+SRC=$(find "$SRCROOT" -mindepth 1 -maxdepth 1 -type d -name 'linux-source-*' -print -quit)
 [ -n "$SRC" ] || die "no linux-source-* directory in $SRCROOT"
 phase_end extract
 
@@ -287,3 +297,7 @@ HITLESS_KERNEL_DIR=$RUNDIR timeout 600 node --import tsx --test --test-reporter=
 phase_end tests
 echo "lane timings: ${TIMINGS[*]}"
 exit "$status"
+}
+
+main "$@"
+exit

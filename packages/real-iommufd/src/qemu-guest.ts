@@ -225,42 +225,36 @@ export class QemuGuest {
 
   /**
    * Pings (every `intervalMs`) until the helper of generation `gen` answers: after boot, and after
-   * a kexec, when the old kernel's helper is gone and the new one has opened the port.
+   * a kexec, when the old kernel's helper is gone and the new one has opened the port. Pings may
+   * be lost while the port changes hands; late answers to earlier pings are dropped.
    */
   async waitForGeneration(gen: number, timeoutMs: number, intervalMs = 500): Promise<HelperOk> {
     const deadline = Date.now() + timeoutMs
-    const pending = new Set<Promise<HelperResponse>>()
+    const pings: string[] = []
     let found: HelperOk | undefined
-    while (!found) {
-      if (this.exited) throw new Error(`waiting for generation ${gen}: ${this.describeExit()}`)
-      const left = deadline - Date.now()
-      if (left <= 0) {
-        throw new Error(
-          `generation ${gen} did not answer within ${timeoutMs} ms; console tail:\n${this.consoleTail(30)}`,
+    try {
+      while (!found) {
+        if (this.exited) throw new Error(`waiting for generation ${gen}: ${this.describeExit()}`)
+        const left = deadline - Date.now()
+        if (left <= 0) {
+          throw new Error(
+            `generation ${gen} did not answer within ${timeoutMs} ms; console tail:\n${this.consoleTail(30)}`,
+          )
+        }
+        pings.push(`r${this.nextTag}`)
+        this.send('ping', [], Math.min(left, intervalMs * 4)).then(
+          (r) => {
+            if (r.ok && Number(r.values.gen) === gen) found = r
+          },
+          () => {},
         )
+        const tick = Date.now() + Math.min(intervalMs, left)
+        while (!found && Date.now() < tick && !this.exited) await sleep(20)
       }
-      const p = this.send('ping', [], Math.min(left, intervalMs * 4)).catch((e: Error) => ({
-        tag: '',
-        ok: false as const,
-        errno: 'ETIMEDOUT',
-        what: e.message,
-      }))
-      pending.add(p)
-      p.then((r) => {
-        pending.delete(p)
-        if (r.ok && Number(r.values.gen) === gen) found = r
-      })
-      const tick = Date.now() + Math.min(intervalMs, left)
-      while (!found && Date.now() < tick && !this.exited) await sleep(20)
+      return found
+    } finally {
+      for (const tag of pings) this.waiters.get(tag)?.reject(new Error('superseded ping'))
     }
-    this.rejectAllPings(pending)
-    return found
-  }
-
-  private rejectAllPings(pending: Set<Promise<HelperResponse>>): void {
-    // Late answers to earlier pings are of no use any more; drop their waiters (and timers).
-    if (pending.size)
-      for (const [tag, w] of this.waiters) if (tag !== '') w.reject(new Error('superseded ping'))
   }
 
   /** Waits for QEMU to exit (bounded); true if it did. */

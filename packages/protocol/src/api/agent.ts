@@ -46,7 +46,7 @@ export type StepClaimBody = Type.Static<typeof StepClaimBodySchema>
 
 export const StepClaimResponseSchema = Type.Object({
   /** `run`: do the step; `skip`: the journal says it is done (a redelivered job). */
-  action: Type.Union([Type.Literal('run'), Type.Literal('skip')]),
+  action: Type.Enum(['run', 'skip']),
   /** What the step recorded when it was done, so a resumed job can carry on from it. */
   detail: Type.Optional(Type.Unknown()),
 })
@@ -56,7 +56,7 @@ export const StepReportBodySchema = Type.Intersect([
   ClaimContextSchema,
   Type.Object({
     step: UpdateStepSchema,
-    status: Type.Union([Type.Literal('done'), Type.Literal('failed')]),
+    status: Type.Enum(['done', 'failed']),
     durationMs: Type.Number({ minimum: 0 }),
     detail: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   }),
@@ -66,7 +66,7 @@ export type StepReportBody = Type.Static<typeof StepReportBodySchema>
 export const FinishBodySchema = Type.Intersect([
   ClaimContextSchema,
   Type.Object({
-    outcome: Type.Union([Type.Literal('completed'), Type.Literal('failed'), Type.Literal('failed-held')]),
+    outcome: Type.Enum(['completed', 'failed', 'failed-held']),
     reason: Type.Optional(Type.String({ maxLength: 2000 })),
     blackoutMs: Type.Optional(Type.Number({ minimum: 0 })),
     dmaDuringBlackout: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -81,5 +81,5 @@ export const SNAPSHOT_PHASES = ['pre', 'post'] as const
 export type SnapshotPhase = (typeof SNAPSHOT_PHASES)[number]
 export const SnapshotParamsSchema = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 200 }),
-  phase: Type.Union(SNAPSHOT_PHASES.map((p) => Type.Literal(p))),
+  phase: Type.Enum(SNAPSHOT_PHASES),
 })

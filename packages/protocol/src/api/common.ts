@@ -17,5 +17,6 @@ export const IdParamsSchema = Type.Object({ id: Type.String({ minLength: 1, maxL
 export const LabelsSchema = Type.Record(
   Type.String({ pattern: '^[A-Za-z0-9]([-A-Za-z0-9_./]{0,61}[A-Za-z0-9])?$' }),
   Type.String({ maxLength: 63 }),
+  { additionalProperties: false },
 )
 export type Labels = Type.Static<typeof LabelsSchema>

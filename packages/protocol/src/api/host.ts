@@ -4,7 +4,7 @@ import { LabelsSchema } from './common.js'
 
 export const HOST_STATES = ['REGISTERED', 'READY', 'CORDONED', 'UPDATING', 'FAILED_HELD', 'OFFLINE'] as const
 export type HostState = (typeof HOST_STATES)[number]
-export const HostStateSchema = Type.Union(HOST_STATES.map((s) => Type.Literal(s)))
+export const HostStateSchema = Type.Enum(HOST_STATES)
 
 export const HostSchema = Type.Object(
   {

@@ -6,7 +6,7 @@ import { HostUpdateSchema } from './update.js'
 
 export const ROLLOUT_PHASES = ['PENDING', 'RUNNING', 'PAUSED', 'COMPLETED', 'HALTED', 'ABORTED'] as const
 export type RolloutPhase = (typeof ROLLOUT_PHASES)[number]
-export const RolloutPhaseSchema = Type.Union(ROLLOUT_PHASES.map((p) => Type.Literal(p)))
+export const RolloutPhaseSchema = Type.Enum(ROLLOUT_PHASES)
 
 export const HostSelectorSchema = Type.Object({
   /** Every label given must match; `{}` selects every host. */

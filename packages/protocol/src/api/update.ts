@@ -15,7 +15,7 @@ export const HOST_UPDATE_STATES = [
   'CANCELLED',
 ] as const
 export type HostUpdateState = (typeof HOST_UPDATE_STATES)[number]
-export const HostUpdateStateSchema = Type.Union(HOST_UPDATE_STATES.map((s) => Type.Literal(s)))
+export const HostUpdateStateSchema = Type.Enum(HOST_UPDATE_STATES)
 export const TERMINAL_UPDATE_STATES: readonly HostUpdateState[] = [
   'SUCCEEDED',
   'NEEDS_REVIEW',
@@ -27,7 +27,7 @@ export const TERMINAL_UPDATE_STATES: readonly HostUpdateState[] = [
 export const StepRecordSchema = Type.Object({
   attempt: Type.Integer(),
   step: UpdateStepSchema,
-  status: Type.Union([Type.Literal('running'), Type.Literal('done'), Type.Literal('failed')]),
+  status: Type.Enum(['running', 'done', 'failed']),
   startedAt: Type.String({ format: 'date-time' }),
   finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   durationMs: Type.Union([Type.Number(), Type.Null()]),

@@ -7,4 +7,4 @@ import Type from 'typebox'
  */
 export const HARDWARE = ['smmuv3-bbml0', 'smmuv3-bbml2', 'vtd-legacy', 'vtd-scalable'] as const
 export type Hardware = (typeof HARDWARE)[number]
-export const HardwareSchema = Type.Union(HARDWARE.map((h) => Type.Literal(h)))
+export const HardwareSchema = Type.Enum(HARDWARE)

@@ -9,4 +9,4 @@ import Type from 'typebox'
  */
 export const STRATEGIES = ['serialise', 'replay-verify', 'fresh-switch', 'naive'] as const
 export type Strategy = (typeof STRATEGIES)[number]
-export const StrategySchema = Type.Union(STRATEGIES.map((s) => Type.Literal(s)))
+export const StrategySchema = Type.Enum(STRATEGIES)

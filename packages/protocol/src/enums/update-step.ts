@@ -11,4 +11,4 @@ export const UPDATE_STEPS = [
   'FINISH',
 ] as const
 export type UpdateStep = (typeof UPDATE_STEPS)[number]
-export const UpdateStepSchema = Type.Union(UPDATE_STEPS.map((s) => Type.Literal(s)))
+export const UpdateStepSchema = Type.Enum(UPDATE_STEPS)

@@ -10,4 +10,4 @@ import Type from 'typebox'
  */
 export const VERDICTS = ['hitless', 'consistent', 'faulted', 'diverged', 'unverified'] as const
 export type Verdict = (typeof VERDICTS)[number]
-export const VerdictSchema = Type.Union(VERDICTS.map((v) => Type.Literal(v)))
+export const VerdictSchema = Type.Enum(VERDICTS)

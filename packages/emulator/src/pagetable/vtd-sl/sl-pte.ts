@@ -90,7 +90,7 @@ export interface SlReservedMasks {
   readonly hi: number
 }
 
-export function slReservedMasks(haw: number, snoopControl = false): SlReservedMasks {
+export function slReservedMasks(haw: number, sllps = 0b11, snoopControl = false): SlReservedMasks {
   if (haw < 33 || haw > 52) throw new RangeError(`host address width ${haw} out of range`)
   const snp = snoopControl ? 0 : SL_PTE.SNP
   const lo = new Uint32Array(5)
@@ -99,8 +99,10 @@ export function slReservedMasks(haw: number, snoopControl = false): SlReservedMa
   lo[3] = snp
   lo[4] = snp | SL_PTE.PS
   const loLeaf = new Uint32Array(5)
-  loLeaf[2] = snp | 0x001ff000
-  loLeaf[3] = snp | 0x3ffff000
+  // A superpage size the hardware does not report in CAP.SLLPS (bit 0: 2 MiB, bit 1: 1 GiB) makes
+  // PS itself reserved at that level.
+  loLeaf[2] = sllps & 1 ? snp | 0x001ff000 : 0xffffffff
+  loLeaf[3] = sllps & 2 ? snp | 0x3ffff000 : 0xffffffff
   // High word: keep ADDR bits below HAW and the ignored bits 52-61, 63; bits HAW..51 and TM (62)
   // are reserved.
   const hawHi = (2 ** (haw - 32) - 1) >>> 0
