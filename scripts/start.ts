@@ -45,7 +45,10 @@ async function main(): Promise<void> {
   }
   const children: ChildProcess[] = []
   const startChild = (name: string, args: string[]) => {
-    const c = spawn(process.execPath, ['--import', 'tsx', ...args], { env, stdio: ['ignore', 'inherit', 'inherit'] })
+    const c = spawn(process.execPath, ['--import', 'tsx', ...args], {
+      env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    })
     c.on('exit', (code, sig) => {
       if (!stopping) {
         log(`${name} exited (${sig ?? code}); stopping`)
@@ -58,7 +61,9 @@ async function main(): Promise<void> {
   const stop = async (code = 0) => {
     stopping = true
     for (const c of children) c.kill('SIGTERM')
-    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)))
+    await Promise.all(
+      children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)),
+    )
     await redis.stop()
     await pg.stop()
     process.exit(code)
@@ -73,14 +78,24 @@ async function main(): Promise<void> {
   startChild('host-agent', ['services/host-agent/src/main.ts', '--hosts', hosts])
   log(`up in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
   log(`API and dashboard: ${url}   OpenAPI: ${url}/docs`)
-  log(generated ? `admin token (generated, also in .hitless/admin-token): ${token}` : `admin token: HITLESS_ADMIN_TOKEN or .hitless/admin-token`)
+  log(
+    generated
+      ? `admin token (generated, also in .hitless/admin-token): ${token}`
+      : `admin token: HITLESS_ADMIN_TOKEN or .hitless/admin-token`,
+  )
   if (process.env.HITLESS_DEMO !== '0') await demoRollout(url, token, Number(hosts))
 }
 
 async function waitHttp(url: string, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs
   while (Date.now() < end) {
-    if (await fetch(url).then((r) => r.ok, () => false)) return
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return
     await new Promise((r) => setTimeout(r, 200))
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms`)
@@ -105,7 +120,11 @@ async function demoRollout(url: string, token: string, fleetSize: number): Promi
     }),
   })
   const body = (await res.json()) as { id?: string; message?: string }
-  log(res.ok ? `demo rollout ${body.id}: ${url}/api/v1/rollouts/${body.id}` : `demo rollout not started: ${body.message}`)
+  log(
+    res.ok
+      ? `demo rollout ${body.id}: ${url}/api/v1/rollouts/${body.id}`
+      : `demo rollout not started: ${body.message}`,
+  )
 }
 
 main().catch((e: unknown) => {

@@ -16,18 +16,22 @@ after(async () => {
 })
 
 function startAgent(): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/host-agent/src/main.ts', '--hosts', '4', '--agent-id', 'emu-pl'], {
-    env: {
-      ...process.env,
-      ...p.agentEnv,
-      HITLESS_EMU_STEP_MS: '300',
-      HITLESS_AGENT_CONCURRENCY: '2',
-      HITLESS_LOCK_MS: '1500',
-      HITLESS_STALLED_MS: '500',
-      HITLESS_HEARTBEAT_MS: '500',
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'services/host-agent/src/main.ts', '--hosts', '4', '--agent-id', 'emu-pl'],
+    {
+      env: {
+        ...process.env,
+        ...p.agentEnv,
+        HITLESS_EMU_STEP_MS: '300',
+        HITLESS_AGENT_CONCURRENCY: '2',
+        HITLESS_LOCK_MS: '1500',
+        HITLESS_STALLED_MS: '500',
+        HITLESS_HEARTBEAT_MS: '500',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  )
   child.stdout?.resume()
   child.stderr?.resume()
   children.push(child)
@@ -37,13 +41,22 @@ function startAgent(): ChildProcess {
 test('killing an emulated fleet mid-update: in-flight updates end FAILED_HELD, queued ones run, none twice', async () => {
   const first = startAgent()
   await waitFor('4 hosts enrolled', async () => (await p.db.host.count()) === 4)
-  const created = await api<Rollout>(p, p.adminToken, 'POST', '/api/v1/rollouts', { kernel: KERNEL, strategy: 'serialise', selector: { labels: { fleet: 'emu-pl' } } })
+  const created = await api<Rollout>(p, p.adminToken, 'POST', '/api/v1/rollouts', {
+    kernel: KERNEL,
+    strategy: 'serialise',
+    selector: { labels: { fleet: 'emu-pl' } },
+  })
   assert.equal(created.status, 201)
   const rolloutId = created.body.id
   // Wait until two updates are in flight (a step done) while two wait in the queue.
   const inFlight = await waitFor('two updates in flight', async () => {
-    const running = await p.db.hostUpdate.findMany({ where: { rolloutId, state: 'RUNNING' }, include: { steps: true } })
-    return running.length === 2 && running.every((u) => u.steps.some((s) => s.status === 'done')) ? running.map((u) => u.id) : undefined
+    const running = await p.db.hostUpdate.findMany({
+      where: { rolloutId, state: 'RUNNING' },
+      include: { steps: true },
+    })
+    return running.length === 2 && running.every((u) => u.steps.some((s) => s.status === 'done'))
+      ? running.map((u) => u.id)
+      : undefined
   })
   first.kill('SIGKILL') // power loss of all four emulated hosts
   await new Promise((r) => first.once('exit', r))
@@ -63,7 +76,10 @@ test('killing an emulated fleet mid-update: in-flight updates end FAILED_HELD, q
       assert.match(h.failureReason ?? '', /rebooted outside KEXEC/)
       const rows = await p.db.updateStep.findMany({ where: { updateId: h.id } })
       // Nothing of a held update ran after the power loss.
-      assert.ok(rows.every((s) => s.startedAt < killedAt), 'a held update was silently re-run')
+      assert.ok(
+        rows.every((s) => s.startedAt < killedAt),
+        'a held update was silently re-run',
+      )
     } else {
       assert.equal(h.state, 'NEEDS_REVIEW', `${h.hostName} was queued and must run after the restart`)
       assert.equal(h.steps.length, 7)

@@ -15,7 +15,10 @@ before(async () => {
 after(async () => p?.close())
 
 async function jobFor(updateId: string): Promise<HostUpdateJob> {
-  const u = await p.db.hostUpdate.findUniqueOrThrow({ where: { id: updateId }, include: { rollout: { include: { kernel: true } } } })
+  const u = await p.db.hostUpdate.findUniqueOrThrow({
+    where: { id: updateId },
+    include: { rollout: { include: { kernel: true } } },
+  })
   return {
     updateId: u.id,
     rolloutId: u.rolloutId,
@@ -23,13 +26,20 @@ async function jobFor(updateId: string): Promise<HostUpdateJob> {
     attempt: u.attempt,
     epoch: u.dispatchEpoch,
     strategy: 'serialise',
-    kernel: { version: u.rollout.kernel.version, image: u.rollout.kernel.image, sha256: u.rollout.kernel.sha256 },
+    kernel: {
+      version: u.rollout.kernel.version,
+      image: u.rollout.kernel.image,
+      sha256: u.rollout.kernel.sha256,
+    },
   }
 }
 
 test('a job delivered twice at once, and again after it finished, has its effects once', async () => {
   // An agent whose hosts are enrolled but whose worker never runs: the test plays the deliveries.
-  const cfg = loadAgentConfig(['--hosts', '1', '--agent-id', 'emu-dup'], { ...p.agentEnv, HITLESS_EMU_STEP_MS: '20' })
+  const cfg = loadAgentConfig(['--hosts', '1', '--agent-id', 'emu-dup'], {
+    ...p.agentEnv,
+    HITLESS_EMU_STEP_MS: '20',
+  })
   const host = countingHost(emulatedFleet(cfg.agentId, 1, cfg.stepMs)[0])
   const agent = new HostAgent(cfg, [host])
   await agent.start()
@@ -43,7 +53,10 @@ test('a job delivered twice at once, and again after it finished, has its effect
   })
   assert.equal(created.status, 201)
   const updateId = created.body.hosts[0].id
-  await waitFor('dispatch', async () => (await p.db.hostUpdate.findUnique({ where: { id: updateId } }))?.state === 'QUEUED')
+  await waitFor(
+    'dispatch',
+    async () => (await p.db.hostUpdate.findUnique({ where: { id: updateId } }))?.state === 'QUEUED',
+  )
   const job = await jobFor(updateId)
   // Two workers believe they hold the job (the first one's lock was lost).
   const [a, b] = await Promise.all([
@@ -66,17 +79,27 @@ test('a job delivered twice at once, and again after it finished, has its effect
 test('a claim with a stale epoch or attempt is refused (409)', async () => {
   const u = await p.db.hostUpdate.findFirstOrThrow()
   const job = await jobFor(u.id)
-  const enrol = await api<{ hosts: { id: string; token: string }[] }>(p, p.adminToken, 'POST', '/api/v1/agent/enrol', {
-    agentId: 'emu-dup',
-    hosts: [{ name: 'emu-dup-h000', hardware: 'smmuv3-bbml0', kernel: KERNEL.version, bootId: 'x' }],
-  })
+  const enrol = await api<{ hosts: { id: string; token: string }[] }>(
+    p,
+    p.adminToken,
+    'POST',
+    '/api/v1/agent/enrol',
+    {
+      agentId: 'emu-dup',
+      hosts: [{ name: 'emu-dup-h000', hardware: 'smmuv3-bbml0', kernel: KERNEL.version, bootId: 'x' }],
+    },
+  )
   const token = enrol.body.hosts[0].token
   await p.db.hostUpdate.update({ where: { id: u.id }, data: { state: 'QUEUED' } })
   for (const ctx of [
     { attempt: job.attempt, epoch: job.epoch + 1 },
     { attempt: job.attempt + 1, epoch: job.epoch },
   ]) {
-    const r = await api<{ code: string }>(p, token, 'POST', `/api/v1/agent/updates/${u.id}/claim`, { ...ctx, worker: 'w', step: 'PREFLIGHT' })
+    const r = await api<{ code: string }>(p, token, 'POST', `/api/v1/agent/updates/${u.id}/claim`, {
+      ...ctx,
+      worker: 'w',
+      step: 'PREFLIGHT',
+    })
     assert.equal(r.status, 409)
     assert.equal(r.body.code, 'HITLESS_E_STALE_CLAIM')
   }

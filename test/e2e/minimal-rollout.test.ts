@@ -11,7 +11,10 @@ let agent: HostAgent
 
 before(async () => {
   p = await startPlatform()
-  const cfg = loadAgentConfig(['--hosts', '5', '--agent-id', 'emu-min'], { ...p.agentEnv, HITLESS_EMU_STEP_MS: '5' })
+  const cfg = loadAgentConfig(['--hosts', '5', '--agent-id', 'emu-min'], {
+    ...p.agentEnv,
+    HITLESS_EMU_STEP_MS: '5',
+  })
   agent = new HostAgent(cfg, emulatedFleet(cfg.agentId, cfg.hosts, cfg.stepMs))
   await agent.start()
 })
@@ -39,13 +42,20 @@ test('a rollout over 5 emulated hosts runs every step on each and records an unv
   for (const h of done.hosts) {
     assert.deepEqual(
       h.steps.map((s) => `${s.step}:${s.status}`),
-      ['PREFLIGHT', 'SNAPSHOT_PRE', 'PRESERVE', 'KEXEC', 'RESTORE', 'SNAPSHOT_POST', 'FINISH'].map((s) => `${s}:done`),
+      ['PREFLIGHT', 'SNAPSHOT_PRE', 'PRESERVE', 'KEXEC', 'RESTORE', 'SNAPSHOT_POST', 'FINISH'].map(
+        (s) => `${s}:done`,
+      ),
     )
     for (const s of h.steps) assert.ok(typeof s.durationMs === 'number' && s.durationMs >= 0)
     // No snapshots yet on these hosts: the verifier must never call that hitless.
     assert.equal(h.verdict, 'unverified')
     assert.equal(h.state, 'NEEDS_REVIEW')
-    const v = await api<{ verdict: string; reasons: string[] }>(p, p.adminToken, 'GET', `/api/v1/updates/${h.id}/verdict`)
+    const v = await api<{ verdict: string; reasons: string[] }>(
+      p,
+      p.adminToken,
+      'GET',
+      `/api/v1/updates/${h.id}/verdict`,
+    )
     assert.equal(v.status, 200)
     assert.match(v.body.reasons.join(' '), /snapshot/)
   }

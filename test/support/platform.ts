@@ -28,7 +28,9 @@ export interface TestPlatform {
  * A whole platform for one test file on the real parts: its own PostgreSQL database, its own
  * Redis key prefix, a controller on a random loopback port and a verifier, all in-process.
  */
-export async function startPlatform(opts: { loopMs?: number; heartbeatTimeoutMs?: number } = {}): Promise<TestPlatform> {
+export async function startPlatform(
+  opts: { loopMs?: number; heartbeatTimeoutMs?: number } = {},
+): Promise<TestPlatform> {
   const database = await createTestDatabase(TEST_PG_SERVER)
   const redis = await provisionRedis({})
   const redisPrefix = `hitless-test-${randomBytes(4).toString('hex')}`
@@ -97,7 +99,12 @@ export async function api<T = unknown>(
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T }
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 30000,
+  everyMs = 100,
+): Promise<T> {
   const end = Date.now() + timeoutMs
   let last: unknown
   while (Date.now() < end) {

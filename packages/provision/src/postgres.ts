@@ -18,7 +18,10 @@ export async function checkPostgres(url: string, what = 'DATABASE_URL'): Promise
     throw new HitlessError('HITLESS_E_CONFIG', `${what} is not a URL: ${JSON.stringify(url)}`)
   }
   if (!/^postgres(ql)?:$/.test(parsed.protocol)) {
-    throw new HitlessError('HITLESS_E_CONFIG', `${what} must start with postgresql:// (got ${parsed.protocol}//)`)
+    throw new HitlessError(
+      'HITLESS_E_CONFIG',
+      `${what} must start with postgresql:// (got ${parsed.protocol}//)`,
+    )
   }
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 })
   try {
@@ -82,7 +85,9 @@ export async function provisionPostgres(opts: {
     )
   }
   const url = `postgresql://postgres:hitless@127.0.0.1:${port}/hitless`
-  const admin = new pg.Client({ connectionString: `postgresql://postgres:hitless@127.0.0.1:${port}/postgres` })
+  const admin = new pg.Client({
+    connectionString: `postgresql://postgres:hitless@127.0.0.1:${port}/postgres`,
+  })
   await admin.connect()
   const exists = await admin.query(`SELECT 1 FROM pg_database WHERE datname = 'hitless'`)
   if (exists.rowCount === 0) await admin.query('CREATE DATABASE hitless')

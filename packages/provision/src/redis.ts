@@ -17,7 +17,12 @@ export interface RedisHandle {
 const DEFAULT_LOCAL = 'redis://127.0.0.1:6379'
 
 async function ping(url: string, timeoutMs = 1500): Promise<Redis | undefined> {
-  const r = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  const r = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  })
   r.on('error', () => {})
   try {
     await r.connect()
@@ -31,7 +36,11 @@ async function ping(url: string, timeoutMs = 1500): Promise<Redis | undefined> {
 
 /** Checks a Redis URL answers; throws HITLESS_E_CONFIG saying which URL and why. */
 export async function checkRedis(url: string, what = 'REDIS_URL'): Promise<void> {
-  if (!/^rediss?:\/\//.test(url)) throw new HitlessError('HITLESS_E_CONFIG', `${what} must start with redis:// (got ${JSON.stringify(url)})`)
+  if (!/^rediss?:\/\//.test(url))
+    throw new HitlessError(
+      'HITLESS_E_CONFIG',
+      `${what} must start with redis:// (got ${JSON.stringify(url)})`,
+    )
   const r = await ping(url, 5000)
   if (!r) throw new HitlessError('HITLESS_E_CONFIG', `${what} (${url}) is unreachable`)
   r.disconnect()
@@ -73,7 +82,8 @@ function findOnPath(bin: string): string | undefined {
     const p = join(dir, bin)
     if (dir && existsSync(p)) return p
   }
-  for (const p of [`/usr/bin/${bin}`, `/usr/local/bin/${bin}`, `/usr/sbin/${bin}`]) if (existsSync(p)) return p
+  for (const p of [`/usr/bin/${bin}`, `/usr/local/bin/${bin}`, `/usr/sbin/${bin}`])
+    if (existsSync(p)) return p
   return undefined
 }
 
@@ -109,7 +119,20 @@ export async function provisionRedis(opts: {
     await mkdir(dir, { recursive: true })
     const child = spawn(
       bin,
-      ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--appendonly', 'yes', '--save', '', '--maxmemory-policy', 'noeviction'],
+      [
+        '--bind',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--dir',
+        dir,
+        '--appendonly',
+        'yes',
+        '--save',
+        '',
+        '--maxmemory-policy',
+        'noeviction',
+      ],
       { stdio: 'ignore' },
     )
     const url = `redis://127.0.0.1:${port}`

@@ -30,18 +30,29 @@ export interface BuiltController {
 }
 
 /** Builds the controller (HTTP app, services, loop) without listening or starting the loop. */
-export async function buildController(cfg: ControllerConfig, db: Db, opts: { logger?: boolean } = {}): Promise<BuiltController> {
+export async function buildController(
+  cfg: ControllerConfig,
+  db: Db,
+  opts: { logger?: boolean } = {},
+): Promise<BuiltController> {
   const queues = new QueueRepository(cfg.redisUrl, cfg.redisPrefix)
   const lease = new LeaseService(db, cfg.leaseMs)
   const tokens = new TokenService(db)
-  const app = Fastify({ logger: opts.logger ?? false, ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false } } }).withTypeProvider<TypeBoxTypeProvider>()
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>()
   const ctx: ControllerContext = {
     db,
     queues,
     lease,
     tokens,
-    loop: new ControllerLoop(db, queues, lease, { intervalMs: cfg.loopIntervalMs, heartbeatTimeoutMs: cfg.heartbeatTimeoutMs }, (m) =>
-      app.log.info(m),
+    loop: new ControllerLoop(
+      db,
+      queues,
+      lease,
+      { intervalMs: cfg.loopIntervalMs, heartbeatTimeoutMs: cfg.heartbeatTimeoutMs },
+      (m) => app.log.info(m),
     ),
     hosts: new HostService(db, tokens),
     rollouts: new RolloutService(db),
@@ -59,7 +70,8 @@ export async function buildController(cfg: ControllerConfig, db: Db, opts: { log
       info: {
         title: 'Hitless controller API',
         version: '1',
-        description: 'Roll kernels across a fleet by kexec without a DMA fault. Errors are `{code, message, details?}`; codes are stable.',
+        description:
+          'Roll kernels across a fleet by kexec without a DMA fault. Errors are `{code, message, details?}`; codes are stable.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],

@@ -21,7 +21,11 @@ function int(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   const v = env[name]
   if (v === undefined || v === '') return dflt
   const n = Number(v)
-  if (!Number.isInteger(n) || n < 0) throw new HitlessError('HITLESS_E_CONFIG', `${name} must be a non-negative integer, got ${JSON.stringify(v)}`)
+  if (!Number.isInteger(n) || n < 0)
+    throw new HitlessError(
+      'HITLESS_E_CONFIG',
+      `${name} must be a non-negative integer, got ${JSON.stringify(v)}`,
+    )
   return n
 }
 

@@ -5,12 +5,41 @@ import type { QueueRepository } from './queues/queue.repository.js'
 /** Prometheus metrics, named in the style of Argo Rollouts (`hitless_rollout_info`, ...). */
 export class ControllerMetrics {
   readonly registry = new Registry()
-  private readonly rolloutPhase = new Gauge({ name: 'hitless_rollout_phase', help: 'Rollouts by phase', labelNames: ['phase'], registers: [this.registry] })
-  private readonly hostUpdates = new Gauge({ name: 'hitless_host_updates', help: 'Host updates by state', labelNames: ['state'], registers: [this.registry] })
-  private readonly hostsByState = new Gauge({ name: 'hitless_hosts', help: 'Hosts by state', labelNames: ['state'], registers: [this.registry] })
-  private readonly verdicts = new Gauge({ name: 'hitless_verdicts', help: 'Verdicts by kind', labelNames: ['verdict'], registers: [this.registry] })
-  private readonly queueDepth = new Gauge({ name: 'hitless_queue_depth', help: 'Jobs waiting or active per queue', labelNames: ['queue'], registers: [this.registry] })
-  private readonly leader = new Gauge({ name: 'hitless_controller_leader', help: '1 when this replica holds the lease', registers: [this.registry] })
+  private readonly rolloutPhase = new Gauge({
+    name: 'hitless_rollout_phase',
+    help: 'Rollouts by phase',
+    labelNames: ['phase'],
+    registers: [this.registry],
+  })
+  private readonly hostUpdates = new Gauge({
+    name: 'hitless_host_updates',
+    help: 'Host updates by state',
+    labelNames: ['state'],
+    registers: [this.registry],
+  })
+  private readonly hostsByState = new Gauge({
+    name: 'hitless_hosts',
+    help: 'Hosts by state',
+    labelNames: ['state'],
+    registers: [this.registry],
+  })
+  private readonly verdicts = new Gauge({
+    name: 'hitless_verdicts',
+    help: 'Verdicts by kind',
+    labelNames: ['verdict'],
+    registers: [this.registry],
+  })
+  private readonly queueDepth = new Gauge({
+    name: 'hitless_queue_depth',
+    help: 'Jobs waiting or active per queue',
+    labelNames: ['queue'],
+    registers: [this.registry],
+  })
+  private readonly leader = new Gauge({
+    name: 'hitless_controller_leader',
+    help: '1 when this replica holds the lease',
+    registers: [this.registry],
+  })
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'hitless_controller_' })

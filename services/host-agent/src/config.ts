@@ -25,20 +25,29 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process
     const i = argv.indexOf(`--${name}`)
     if (i === -1) return undefined
     const v = argv[i + 1]
-    if (v === undefined || v.startsWith('--')) throw new HitlessError('HITLESS_E_VALIDATION', `--${name} needs a value`)
+    if (v === undefined || v.startsWith('--'))
+      throw new HitlessError('HITLESS_E_VALIDATION', `--${name} needs a value`)
     return v
   }
   for (const a of argv) {
     if (a.startsWith('--') && !['--hosts', '--agent-id', '--controller'].includes(a)) {
-      throw new HitlessError('HITLESS_E_VALIDATION', `unknown option ${a} (known: --hosts N, --agent-id ID, --controller URL)`)
+      throw new HitlessError(
+        'HITLESS_E_VALIDATION',
+        `unknown option ${a} (known: --hosts N, --agent-id ID, --controller URL)`,
+      )
     }
   }
   const hosts = Number(arg('hosts') ?? env.HITLESS_HOSTS ?? 0)
-  if (!Number.isInteger(hosts) || hosts < 0 || hosts > 100000) throw new HitlessError('HITLESS_E_VALIDATION', '--hosts must be an integer 0..100000')
+  if (!Number.isInteger(hosts) || hosts < 0 || hosts > 100000)
+    throw new HitlessError('HITLESS_E_VALIDATION', '--hosts must be an integer 0..100000')
   const controllerUrl = arg('controller') ?? env.HITLESS_URL
   if (!controllerUrl) throw new HitlessError('HITLESS_E_CONFIG', 'HITLESS_URL (the controller) is not set')
   const enrolToken = env.HITLESS_ENROL_TOKEN ?? env.HITLESS_ADMIN_TOKEN
-  if (!enrolToken) throw new HitlessError('HITLESS_E_CONFIG', 'HITLESS_ENROL_TOKEN (an admin token to enrol with) is not set')
+  if (!enrolToken)
+    throw new HitlessError(
+      'HITLESS_E_CONFIG',
+      'HITLESS_ENROL_TOKEN (an admin token to enrol with) is not set',
+    )
   if (!env.REDIS_URL) throw new HitlessError('HITLESS_E_CONFIG', 'REDIS_URL is not set')
   const num = (n: string, d: number) => (env[n] ? Number(env[n]) : d)
   return {

@@ -11,6 +11,12 @@ export const BASE_KERNEL = '6.19.0-hitless0'
 export function emulatedFleet(agentId: string, n: number, stepMs: number): HostRuntime[] {
   return Array.from({ length: n }, (_, i) => {
     const labels = { rack: `r${Math.floor(i / 4) + 1}`, zone: `z${(i % 2) + 1}`, fleet: agentId }
-    return new StubEmulatedHost(`${agentId}-h${String(i).padStart(3, '0')}`, HARDWARE[i % HARDWARE.length], labels, BASE_KERNEL, stepMs)
+    return new StubEmulatedHost(
+      `${agentId}-h${String(i).padStart(3, '0')}`,
+      HARDWARE[i % HARDWARE.length],
+      labels,
+      BASE_KERNEL,
+      stepMs,
+    )
   })
 }

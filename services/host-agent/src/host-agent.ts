@@ -33,7 +33,13 @@ export class HostAgent {
   async start(): Promise<void> {
     const enrolled = await this.client.enrol(this.cfg.enrolToken, {
       agentId: this.cfg.agentId,
-      hosts: this.hosts.map((h) => ({ name: h.name, hardware: h.hardware, kernel: h.kernel(), bootId: h.bootId(), labels: h.labels })),
+      hosts: this.hosts.map((h) => ({
+        name: h.name,
+        hardware: h.hardware,
+        kernel: h.kernel(),
+        bootId: h.bootId(),
+        labels: h.labels,
+      })),
     })
     for (const e of enrolled.hosts) {
       const host = this.hosts.find((h) => h.name === e.name)!
@@ -46,10 +52,22 @@ export class HostAgent {
       async (job, lockToken) => {
         const data = parseWith(HostUpdateJobSchema, job.data, 'job')
         const entry = this.byId.get(data.hostId)
-        if (!entry) return { result: 'abandoned', reason: `host ${data.hostId} is not run by agent ${this.cfg.agentId}` }
-        const outcome = await runUpdateJob(data, entry.host, entry.token, this.client, `${this.cfg.agentId}:${lockToken ?? job.id}`)
+        if (!entry)
+          return {
+            result: 'abandoned',
+            reason: `host ${data.hostId} is not run by agent ${this.cfg.agentId}`,
+          }
+        const outcome = await runUpdateJob(
+          data,
+          entry.host,
+          entry.token,
+          this.client,
+          `${this.cfg.agentId}:${lockToken ?? job.id}`,
+        )
         this.outcomes.push(outcome)
-        this.log(`${entry.host.name}: update ${data.updateId} ${outcome.result}${outcome.reason ? ` (${outcome.reason})` : ''}`)
+        this.log(
+          `${entry.host.name}: update ${data.updateId} ${outcome.result}${outcome.reason ? ` (${outcome.reason})` : ''}`,
+        )
         return outcome
       },
       {
@@ -64,7 +82,9 @@ export class HostAgent {
     this.worker.on('error', (e) => this.log(`worker: ${e.message}`))
     const beat = async () => {
       for (const [id, { host, token }] of this.byId) {
-        await this.client.heartbeat(token, id, host.bootId(), host.kernel()).catch((e: unknown) => this.log(`heartbeat ${host.name}: ${(e as Error).message}`))
+        await this.client
+          .heartbeat(token, id, host.bootId(), host.kernel())
+          .catch((e: unknown) => this.log(`heartbeat ${host.name}: ${(e as Error).message}`))
       }
     }
     this.heartbeat = setInterval(() => void beat(), this.cfg.heartbeatMs)

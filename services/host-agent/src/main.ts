@@ -7,7 +7,9 @@ import { HostAgent } from './host-agent.js'
 async function main(): Promise<void> {
   const cfg = loadAgentConfig(process.argv.slice(2))
   if (cfg.hosts === 0) {
-    throw new Error('running on a real host needs the real-iommufd backend, which is not built yet: use --hosts N for an emulated fleet')
+    throw new Error(
+      'running on a real host needs the real-iommufd backend, which is not built yet: use --hosts N for an emulated fleet',
+    )
   }
   const agent = new HostAgent(cfg, emulatedFleet(cfg.agentId, cfg.hosts, cfg.stepMs), (m) => console.log(m))
   await agent.start()

@@ -33,7 +33,15 @@ export async function runUpdateJob(
     } catch (e) {
       // Someone else owns this update now (stale epoch, newer attempt, another worker, or it
       // already ended): doing nothing is the only safe effect.
-      if (isHitlessError(e) && ['HITLESS_E_STALE_CLAIM', 'HITLESS_E_CONFLICT', 'HITLESS_E_NOT_FOUND', 'HITLESS_E_FORBIDDEN'].includes(e.code)) {
+      if (
+        isHitlessError(e) &&
+        [
+          'HITLESS_E_STALE_CLAIM',
+          'HITLESS_E_CONFLICT',
+          'HITLESS_E_NOT_FOUND',
+          'HITLESS_E_FORBIDDEN',
+        ].includes(e.code)
+      ) {
         return { result: 'abandoned', reason: e.message }
       }
       throw e
@@ -45,7 +53,13 @@ export async function runUpdateJob(
       if (step === 'SNAPSHOT_PRE' || step === 'SNAPSHOT_POST') {
         const snap = await host.snapshot(step === 'SNAPSHOT_PRE' ? 'pre' : 'post')
         if (snap) {
-          const stored = await client.uploadSnapshot(token, job.updateId, step === 'SNAPSHOT_PRE' ? 'pre' : 'post', snap.data, snap.format)
+          const stored = await client.uploadSnapshot(
+            token,
+            job.updateId,
+            step === 'SNAPSHOT_PRE' ? 'pre' : 'post',
+            snap.data,
+            snap.format,
+          )
           detail = { ...detail, snapshot: stored }
         } else {
           detail = { ...detail, snapshot: null }
@@ -53,14 +67,38 @@ export async function runUpdateJob(
       }
     } catch (e) {
       const reason = `${step}: ${(e as Error).message}`
-      await client.report(token, job.updateId, { ...ctx, step, status: 'failed', durationMs: performance.now() - t0, detail: { error: reason } })
+      await client.report(token, job.updateId, {
+        ...ctx,
+        step,
+        status: 'failed',
+        durationMs: performance.now() - t0,
+        detail: { error: reason },
+      })
       const outcome: FinishBody['outcome'] = REVERSIBLE.has(step) ? 'failed' : 'failed-held'
-      await client.finish(token, job.updateId, { ...ctx, outcome, reason, bootId: host.bootId(), kernel: host.kernel() })
+      await client.finish(token, job.updateId, {
+        ...ctx,
+        outcome,
+        reason,
+        bootId: host.bootId(),
+        kernel: host.kernel(),
+      })
       return { result: outcome, reason }
     }
-    await client.report(token, job.updateId, { ...ctx, step, status: 'done', durationMs: performance.now() - t0, detail })
+    await client.report(token, job.updateId, {
+      ...ctx,
+      step,
+      status: 'done',
+      durationMs: performance.now() - t0,
+      detail,
+    })
   }
   const report = host.lastUpdateReport()
-  await client.finish(token, job.updateId, { ...ctx, outcome: 'completed', bootId: host.bootId(), kernel: host.kernel(), ...report })
+  await client.finish(token, job.updateId, {
+    ...ctx,
+    outcome: 'completed',
+    bootId: host.bootId(),
+    kernel: host.kernel(),
+    ...report,
+  })
   return { result: 'completed' }
 }

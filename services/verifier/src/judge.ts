@@ -26,6 +26,8 @@ export function judge(snapshots: StoredSnapshot[]): Judgement {
   if (reasons.length) return { verdict: 'unverified', reasons }
   return {
     verdict: 'unverified',
-    reasons: [`snapshot format ${post!.format} has no comparator in this verifier version: state not compared`],
+    reasons: [
+      `snapshot format ${post!.format} has no comparator in this verifier version: state not compared`,
+    ],
   }
 }

@@ -11,7 +11,11 @@ async function main(): Promise<void> {
   await checkPostgres(DATABASE_URL)
   await checkRedis(REDIS_URL)
   const db = createDb(DATABASE_URL, 4)
-  const v = new VerifierService(db, { redisUrl: REDIS_URL, prefix: process.env.HITLESS_REDIS_PREFIX ?? 'hitless' }, (m) => console.log(m))
+  const v = new VerifierService(
+    db,
+    { redisUrl: REDIS_URL, prefix: process.env.HITLESS_REDIS_PREFIX ?? 'hitless' },
+    (m) => console.log(m),
+  )
   v.start()
   console.log('verifier: consuming verification jobs')
   const stop = async () => {

@@ -31,7 +31,10 @@ export class VerifierService {
   async verify(updateId: string): Promise<Verdict> {
     const update = await this.db.hostUpdate.findUnique({
       where: { id: updateId },
-      include: { verdict: true, snapshots: { select: { phase: true, format: true, digest: true, sizeBytes: true } } },
+      include: {
+        verdict: true,
+        snapshots: { select: { phase: true, format: true, digest: true, sizeBytes: true } },
+      },
     })
     if (!update) throw new Error(`no update ${updateId}`)
     if (update.verdict) return update.verdict.verdict as Verdict

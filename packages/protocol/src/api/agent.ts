@@ -41,7 +41,10 @@ export const ClaimContextSchema = Type.Object({
   worker: Type.String({ minLength: 1, maxLength: 200 }),
 })
 
-export const StepClaimBodySchema = Type.Intersect([ClaimContextSchema, Type.Object({ step: UpdateStepSchema })])
+export const StepClaimBodySchema = Type.Intersect([
+  ClaimContextSchema,
+  Type.Object({ step: UpdateStepSchema }),
+])
 export type StepClaimBody = Type.Static<typeof StepClaimBodySchema>
 
 export const StepClaimResponseSchema = Type.Object({

@@ -4,7 +4,9 @@ import Type from 'typebox'
 export const ErrorBodySchema = Type.Object(
   {
     code: Type.String({ examples: ['HITLESS_E_VALIDATION'] }),
-    message: Type.String({ examples: ['body/strategy must be one of serialise, replay-verify, fresh-switch, naive'] }),
+    message: Type.String({
+      examples: ['body/strategy must be one of serialise, replay-verify, fresh-switch, naive'],
+    }),
     details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
   { $id: 'ErrorBody' },

@@ -59,10 +59,16 @@ export class ControllerLoop {
     }
   }
 
-  private async fenced<T>(epoch: number, fn: (tx: Parameters<Parameters<Db['$transaction']>[0]>[0]) => Promise<T>): Promise<T> {
+  private async fenced<T>(
+    epoch: number,
+    fn: (tx: Parameters<Parameters<Db['$transaction']>[0]>[0]) => Promise<T>,
+  ): Promise<T> {
     return this.db.$transaction(async (tx) => {
       if (!(await LeaseService.isCurrent(tx, epoch))) {
-        throw new HitlessError('HITLESS_E_STALE_CLAIM', `epoch ${epoch} is no longer the controller lease's: write refused`)
+        throw new HitlessError(
+          'HITLESS_E_STALE_CLAIM',
+          `epoch ${epoch} is no longer the controller lease's: write refused`,
+        )
       }
       return fn(tx)
     })
@@ -77,7 +83,10 @@ export class ControllerLoop {
     if (pending.length === 0) return
     const ids = pending.map((u) => u.id)
     const claimed = await this.fenced(epoch, (tx) =>
-      tx.hostUpdate.updateMany({ where: { id: { in: ids }, state: 'PENDING' }, data: { state: 'QUEUED', dispatchEpoch: epoch } }),
+      tx.hostUpdate.updateMany({
+        where: { id: { in: ids }, state: 'PENDING' },
+        data: { state: 'QUEUED', dispatchEpoch: epoch },
+      }),
     )
     if (claimed.count === 0) return
     for (const u of pending) await this.enqueue({ ...u, dispatchEpoch: epoch })
@@ -90,10 +99,19 @@ export class ControllerLoop {
     attempt: number
     dispatchEpoch: number
     host: { agentId: string }
-    rollout: { strategy: string; kernel: { version: string; image: string; initrd: string | null; cmdline: string; sha256: string } }
+    rollout: {
+      strategy: string
+      kernel: { version: string; image: string; initrd: string | null; cmdline: string; sha256: string }
+    }
   }): Promise<void> {
     const k = u.rollout.kernel
-    const kernel: KernelSpec = { version: k.version, image: k.image, cmdline: k.cmdline, sha256: k.sha256, ...(k.initrd ? { initrd: k.initrd } : {}) }
+    const kernel: KernelSpec = {
+      version: k.version,
+      image: k.image,
+      cmdline: k.cmdline,
+      sha256: k.sha256,
+      ...(k.initrd ? { initrd: k.initrd } : {}),
+    }
     await this.queues.enqueueHostUpdate(u.host.agentId, {
       updateId: u.id,
       rolloutId: u.rolloutId,
@@ -114,27 +132,42 @@ export class ControllerLoop {
   }
 
   private async enqueueOwedVerifications(): Promise<void> {
-    const owed = await this.db.hostUpdate.findMany({ where: { state: 'VERIFYING' }, select: { id: true, attempt: true } })
+    const owed = await this.db.hostUpdate.findMany({
+      where: { state: 'VERIFYING' },
+      select: { id: true, attempt: true },
+    })
     for (const u of owed) await this.queues.enqueueVerify({ updateId: u.id, attempt: u.attempt })
   }
 
   /** A host silent past the deadline is OFFLINE; an update running on it is failed and held. */
   private async expireSilentHosts(now: Date): Promise<void> {
     const cutoff = new Date(now.getTime() - this.opts.heartbeatTimeoutMs)
-    const silent = await this.db.host.findMany({ where: { lastHeartbeat: { lt: cutoff }, state: { notIn: ['OFFLINE', 'FAILED_HELD'] } } })
+    const silent = await this.db.host.findMany({
+      where: { lastHeartbeat: { lt: cutoff }, state: { notIn: ['OFFLINE', 'FAILED_HELD'] } },
+    })
     for (const h of silent) {
       await this.db.$transaction(async (tx) => {
         const running = await tx.hostUpdate.updateMany({
           where: { hostId: h.id, state: 'RUNNING' },
-          data: { state: 'FAILED_HELD', finishedAt: now, failureReason: `host silent for more than ${this.opts.heartbeatTimeoutMs} ms during the update` },
+          data: {
+            state: 'FAILED_HELD',
+            finishedAt: now,
+            failureReason: `host silent for more than ${this.opts.heartbeatTimeoutMs} ms during the update`,
+          },
         })
-        await tx.host.update({ where: { id: h.id }, data: { state: running.count ? 'FAILED_HELD' : 'OFFLINE' } })
+        await tx.host.update({
+          where: { id: h.id },
+          data: { state: running.count ? 'FAILED_HELD' : 'OFFLINE' },
+        })
       })
     }
   }
 
   private async completeRollouts(): Promise<void> {
-    const running = await this.db.rollout.findMany({ where: { phase: 'RUNNING' }, include: { updates: { select: { state: true } } } })
+    const running = await this.db.rollout.findMany({
+      where: { phase: 'RUNNING' },
+      include: { updates: { select: { state: true } } },
+    })
     for (const r of running) {
       const open = r.updates.some((u) => ['PENDING', 'QUEUED', 'RUNNING', 'VERIFYING'].includes(u.state))
       if (open) continue

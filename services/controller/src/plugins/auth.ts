@@ -25,13 +25,21 @@ export function makeAuthHook(tokens: TokenService) {
     if (access === 'public') return
     const header = req.headers.authorization
     const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null
-    if (!m) throw new HitlessError('HITLESS_E_UNAUTHENTICATED', 'missing bearer token: send Authorization: Bearer <token>')
+    if (!m)
+      throw new HitlessError(
+        'HITLESS_E_UNAUTHENTICATED',
+        'missing bearer token: send Authorization: Bearer <token>',
+      )
     const principal = await tokens.authenticate(m[1])
     if (!principal) throw new HitlessError('HITLESS_E_UNAUTHENTICATED', 'unknown or revoked token')
     if (access === 'agent') {
-      if (principal.role !== 'agent') throw new HitlessError('HITLESS_E_FORBIDDEN', 'this route is for host agents')
+      if (principal.role !== 'agent')
+        throw new HitlessError('HITLESS_E_FORBIDDEN', 'this route is for host agents')
     } else if (RANK[principal.role] < NEED[access]) {
-      throw new HitlessError('HITLESS_E_FORBIDDEN', `role ${principal.role} may not do this; ${access} or above is required`)
+      throw new HitlessError(
+        'HITLESS_E_FORBIDDEN',
+        `role ${principal.role} may not do this; ${access} or above is required`,
+      )
     }
     req.principal = principal
   }

@@ -16,7 +16,13 @@ import {
 } from '@hitless/protocol'
 import type { ControllerContext } from '../context.js'
 
-const Errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema }
+const Errors = {
+  400: ErrorBodySchema,
+  401: ErrorBodySchema,
+  403: ErrorBodySchema,
+  404: ErrorBodySchema,
+  409: ErrorBodySchema,
+}
 
 /** The host agents' API: the only way a step or a result becomes true (agents never touch PostgreSQL). */
 export const agentRoutes =
@@ -38,7 +44,9 @@ export const agentRoutes =
       },
       async (req) => {
         const res = await ctx.hosts.enrol(req.body)
-        await ctx.audit.record(req.principal!.name, 'agent.enrol', req.body.agentId, { hosts: req.body.hosts.length })
+        await ctx.audit.record(req.principal!.name, 'agent.enrol', req.body.agentId, {
+          hosts: req.body.hosts.length,
+        })
         return res
       },
     )
@@ -47,10 +55,17 @@ export const agentRoutes =
       '/agent/hosts/:id/heartbeat',
       {
         config: { access: 'agent' },
-        schema: { tags: ['agent'], summary: 'Heartbeat with boot ID and kernel', params: IdParamsSchema, body: HeartbeatBodySchema, response: { 204: Type.Null(), ...Errors } },
+        schema: {
+          tags: ['agent'],
+          summary: 'Heartbeat with boot ID and kernel',
+          params: IdParamsSchema,
+          body: HeartbeatBodySchema,
+          response: { 204: Type.Null(), ...Errors },
+        },
       },
       async (req, reply) => {
-        if (req.principal!.hostId !== req.params.id) throw new HitlessError('HITLESS_E_FORBIDDEN', `this token does not act for host ${req.params.id}`)
+        if (req.principal!.hostId !== req.params.id)
+          throw new HitlessError('HITLESS_E_FORBIDDEN', `this token does not act for host ${req.params.id}`)
         await ctx.hosts.heartbeat(req.params.id, req.body.bootId, req.body.kernel)
         return reply.status(204).send(null)
       },
@@ -75,7 +90,13 @@ export const agentRoutes =
       '/agent/updates/:id/steps',
       {
         config: { access: 'agent' },
-        schema: { tags: ['agent'], summary: 'Journal the end of a step', params: IdParamsSchema, body: StepReportBodySchema, response: { 204: Type.Null(), ...Errors } },
+        schema: {
+          tags: ['agent'],
+          summary: 'Journal the end of a step',
+          params: IdParamsSchema,
+          body: StepReportBodySchema,
+          response: { 204: Type.Null(), ...Errors },
+        },
       },
       async (req, reply) => {
         await ctx.agent.reportStep(req.principal!, req.params.id, req.body)
@@ -112,7 +133,12 @@ export const agentRoutes =
           params: SnapshotParamsSchema,
           headers: Type.Object({ 'x-snapshot-format': Type.Optional(Type.String({ maxLength: 100 })) }),
           response: {
-            201: Type.Object({ id: Type.String(), sizeBytes: Type.Integer(), storedBytes: Type.Integer(), digest: Type.String() }),
+            201: Type.Object({
+              id: Type.String(),
+              sizeBytes: Type.Integer(),
+              storedBytes: Type.Integer(),
+              digest: Type.String(),
+            }),
             ...Errors,
           },
         },
@@ -122,7 +148,14 @@ export const agentRoutes =
           throw new HitlessError('HITLESS_E_VALIDATION', 'snapshots are uploaded as application/octet-stream')
         }
         const format = req.headers['x-snapshot-format'] ?? 'hitless-snapshot/v1'
-        const stored = await ctx.agent.storeSnapshot(req.principal!, req.params.id, req.params.phase, format, req.body as Readable, ctx.maxSnapshotBytes)
+        const stored = await ctx.agent.storeSnapshot(
+          req.principal!,
+          req.params.id,
+          req.params.phase,
+          format,
+          req.body as Readable,
+          ctx.maxSnapshotBytes,
+        )
         return reply.status(201).send(stored)
       },
     )

@@ -7,7 +7,9 @@ const Readiness = Type.Object({ postgres: Type.Boolean(), redis: Type.Boolean(),
 export const healthRoutes =
   (ctx: ControllerContext): FastifyPluginAsyncTypebox =>
   async (app) => {
-    app.get('/healthz', { config: { access: 'public' }, schema: { hide: true } }, async () => ({ status: 'ok' }))
+    app.get('/healthz', { config: { access: 'public' }, schema: { hide: true } }, async () => ({
+      status: 'ok',
+    }))
 
     app.get(
       '/readyz',

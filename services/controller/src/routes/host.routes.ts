@@ -25,7 +25,12 @@ export const hostRoutes =
       '/hosts/:id',
       {
         config: { access: 'viewer' },
-        schema: { tags: ['hosts'], summary: 'One host, by id or name', params: IdParamsSchema, response: { 200: HostSchema, 404: ErrorBodySchema } },
+        schema: {
+          tags: ['hosts'],
+          summary: 'One host, by id or name',
+          params: IdParamsSchema,
+          response: { 200: HostSchema, 404: ErrorBodySchema },
+        },
       },
       async (req) => ctx.hosts.get(req.params.id),
     )

@@ -22,7 +22,9 @@ export const rolloutRoutes =
           description:
             'Selects hosts by labels and/or names; each selected host must be READY and in no other active rollout. ' +
             'Send an Idempotency-Key header to make retries of the same create safe.',
-          headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }),
+          headers: Type.Object({
+            'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+          }),
           body: CreateRolloutBodySchema,
           response: {
             201: RolloutSchema,
@@ -36,9 +38,16 @@ export const rolloutRoutes =
         },
       },
       async (req, reply) => {
-        const result = await ctx.rollouts.create(req.body, req.principal!.name, req.headers['idempotency-key'])
+        const result = await ctx.rollouts.create(
+          req.body,
+          req.principal!.name,
+          req.headers['idempotency-key'],
+        )
         if ('dryRun' in result) return reply.status(200).send(result)
-        await ctx.audit.record(req.principal!.name, 'rollout.create', result.id, { kernel: req.body.kernel.version, hosts: result.summary.hosts })
+        await ctx.audit.record(req.principal!.name, 'rollout.create', result.id, {
+          kernel: req.body.kernel.version,
+          hosts: result.summary.hosts,
+        })
         // Dispatch now rather than at the next tick; harmless if this replica does not lead.
         void ctx.loop.tick().catch(() => {})
         return reply.status(201).send(result)

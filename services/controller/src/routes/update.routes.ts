@@ -9,7 +9,12 @@ export const updateRoutes =
       '/updates/:id',
       {
         config: { access: 'viewer' },
-        schema: { tags: ['updates'], summary: 'One host update: steps with timings, blackout, verdict', params: IdParamsSchema, response: { 200: HostUpdateSchema, 404: ErrorBodySchema } },
+        schema: {
+          tags: ['updates'],
+          summary: 'One host update: steps with timings, blackout, verdict',
+          params: IdParamsSchema,
+          response: { 200: HostUpdateSchema, 404: ErrorBodySchema },
+        },
       },
       async (req) => ctx.updates.get(req.params.id),
     )
@@ -17,7 +22,12 @@ export const updateRoutes =
       '/updates/:id/verdict',
       {
         config: { access: 'viewer' },
-        schema: { tags: ['updates'], summary: "The verifier's verdict, reasons and bounded diff", params: IdParamsSchema, response: { 200: VerdictBodySchema, 404: ErrorBodySchema } },
+        schema: {
+          tags: ['updates'],
+          summary: "The verifier's verdict, reasons and bounded diff",
+          params: IdParamsSchema,
+          response: { 200: VerdictBodySchema, 404: ErrorBodySchema },
+        },
       },
       async (req) => ctx.updates.verdict(req.params.id),
     )

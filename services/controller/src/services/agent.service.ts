@@ -27,12 +27,22 @@ export class AgentService {
     private readonly takeoverMs: number,
   ) {}
 
-  private async lockUpdate(tx: Tx, principal: Principal, updateId: string, ctx: { attempt: number; epoch: number }) {
-    const rows = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM "HostUpdate" WHERE id = ${updateId} FOR UPDATE`
+  private async lockUpdate(
+    tx: Tx,
+    principal: Principal,
+    updateId: string,
+    ctx: { attempt: number; epoch: number },
+  ) {
+    const rows = await tx.$queryRaw<
+      { id: string }[]
+    >`SELECT id FROM "HostUpdate" WHERE id = ${updateId} FOR UPDATE`
     if (rows.length === 0) throw new HitlessError('HITLESS_E_NOT_FOUND', `no update ${updateId}`)
     const u = await tx.hostUpdate.findUniqueOrThrow({ where: { id: updateId } })
     if (principal.role !== 'agent' || principal.hostId !== u.hostId) {
-      throw new HitlessError('HITLESS_E_FORBIDDEN', `this token does not act for the host of update ${updateId}`)
+      throw new HitlessError(
+        'HITLESS_E_FORBIDDEN',
+        `this token does not act for the host of update ${updateId}`,
+      )
     }
     if (ctx.attempt !== u.attempt || ctx.epoch !== u.dispatchEpoch) {
       throw new HitlessError(
@@ -48,7 +58,9 @@ export class AgentService {
     return this.db.$transaction(async (tx) => {
       const u = await this.lockUpdate(tx, principal, updateId, body)
       if (!['QUEUED', 'RUNNING'].includes(u.state)) {
-        throw new HitlessError('HITLESS_E_CONFLICT', `update ${updateId} is ${u.state}: nothing to run`, { state: u.state })
+        throw new HitlessError('HITLESS_E_CONFLICT', `update ${updateId} is ${u.state}: nothing to run`, {
+          state: u.state,
+        })
       }
       const key = { updateId_attempt_step: { updateId, attempt: u.attempt, step: body.step } }
       const step = await tx.updateStep.findUnique({ where: key })
@@ -57,8 +69,15 @@ export class AgentService {
         throw new HitlessError('HITLESS_E_CONFLICT', `step ${body.step} of update ${updateId} already failed`)
       }
       const now = new Date()
-      if (u.claimedBy && u.claimedBy !== body.worker && u.claimedAt && now.getTime() - u.claimedAt.getTime() < this.takeoverMs) {
-        throw new HitlessError('HITLESS_E_CONFLICT', `update ${updateId} is being run by another worker`, { worker: u.claimedBy })
+      if (
+        u.claimedBy &&
+        u.claimedBy !== body.worker &&
+        u.claimedAt &&
+        now.getTime() - u.claimedAt.getTime() < this.takeoverMs
+      ) {
+        throw new HitlessError('HITLESS_E_CONFLICT', `update ${updateId} is being run by another worker`, {
+          worker: u.claimedBy,
+        })
       }
       await tx.updateStep.upsert({
         where: key,
@@ -87,7 +106,12 @@ export class AgentService {
       const now = new Date()
       await tx.updateStep.update({
         where: key,
-        data: { status: body.status, finishedAt: now, durationMs: body.durationMs, detail: (body.detail ?? undefined) as object | undefined },
+        data: {
+          status: body.status,
+          finishedAt: now,
+          durationMs: body.durationMs,
+          detail: (body.detail ?? undefined) as object | undefined,
+        },
       })
       await tx.hostUpdate.update({ where: { id: updateId }, data: { claimedAt: now } })
     })
@@ -102,19 +126,36 @@ export class AgentService {
       if (body.outcome === 'completed') {
         await tx.hostUpdate.update({
           where: { id: updateId },
-          data: { state: 'VERIFYING', finishedAt: now, blackoutMs: body.blackoutMs ?? null, toBootId: body.bootId },
+          data: {
+            state: 'VERIFYING',
+            finishedAt: now,
+            blackoutMs: body.blackoutMs ?? null,
+            toBootId: body.bootId,
+          },
         })
-        await tx.host.update({ where: { id: u.hostId }, data: { state: 'READY', kernel: body.kernel, bootId: body.bootId, lastHeartbeat: now } })
+        await tx.host.update({
+          where: { id: u.hostId },
+          data: { state: 'READY', kernel: body.kernel, bootId: body.bootId, lastHeartbeat: now },
+        })
         return true
       }
       const held = body.outcome === 'failed-held'
       await tx.hostUpdate.update({
         where: { id: updateId },
-        data: { state: held ? 'FAILED_HELD' : 'FAILED', finishedAt: now, failureReason: body.reason ?? body.outcome },
+        data: {
+          state: held ? 'FAILED_HELD' : 'FAILED',
+          finishedAt: now,
+          failureReason: body.reason ?? body.outcome,
+        },
       })
       await tx.host.update({
         where: { id: u.hostId },
-        data: { state: held ? 'FAILED_HELD' : 'READY', kernel: body.kernel, bootId: body.bootId, lastHeartbeat: now },
+        data: {
+          state: held ? 'FAILED_HELD' : 'READY',
+          kernel: body.kernel,
+          bootId: body.bootId,
+          lastHeartbeat: now,
+        },
       })
       return false
     })
@@ -135,7 +176,10 @@ export class AgentService {
     const u = await this.db.hostUpdate.findUnique({ where: { id: updateId } })
     if (!u) throw new HitlessError('HITLESS_E_NOT_FOUND', `no update ${updateId}`)
     if (principal.role !== 'agent' || principal.hostId !== u.hostId) {
-      throw new HitlessError('HITLESS_E_FORBIDDEN', `this token does not act for the host of update ${updateId}`)
+      throw new HitlessError(
+        'HITLESS_E_FORBIDDEN',
+        `this token does not act for the host of update ${updateId}`,
+      )
     }
     const hash = createHash('sha256')
     const gzip = createGzip({ level: 6 })
@@ -162,7 +206,17 @@ export class AgentService {
     const id = `snap-${randomUUID()}`
     const row = await this.db.snapshot.upsert({
       where: { updateId_phase: { updateId, phase } },
-      create: { id, updateId, phase, format, encoding: 'gzip', sizeBytes: size, storedBytes: data.length, digest, data },
+      create: {
+        id,
+        updateId,
+        phase,
+        format,
+        encoding: 'gzip',
+        sizeBytes: size,
+        storedBytes: data.length,
+        digest,
+        data,
+      },
       update: { format, encoding: 'gzip', sizeBytes: size, storedBytes: data.length, digest, data },
     })
     return { id: row.id, sizeBytes: size, storedBytes: data.length, digest }

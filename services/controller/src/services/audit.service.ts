@@ -4,7 +4,12 @@ import type { Db } from '@hitless/db'
 export class AuditService {
   constructor(private readonly db: Db) {}
 
-  async record(actor: string, action: string, target?: string, detail?: Record<string, unknown>): Promise<void> {
+  async record(
+    actor: string,
+    action: string,
+    target?: string,
+    detail?: Record<string, unknown>,
+  ): Promise<void> {
     await this.db.auditEvent.create({ data: { actor, action, target, detail: detail as object | undefined } })
   }
 }

@@ -29,9 +29,13 @@ export class HostService {
     for (const h of body.hosts) {
       const existing = await this.db.host.findUnique({ where: { name: h.name } })
       if (existing && existing.agentId !== body.agentId) {
-        throw new HitlessError('HITLESS_E_CONFLICT', `host ${h.name} is enrolled by agent ${existing.agentId}`, {
-          host: h.name,
-        })
+        throw new HitlessError(
+          'HITLESS_E_CONFLICT',
+          `host ${h.name} is enrolled by agent ${existing.agentId}`,
+          {
+            host: h.name,
+          },
+        )
       }
       const id = existing?.id ?? `host-${randomUUID()}`
       await this.db.host.upsert({
@@ -84,13 +88,20 @@ export class HostService {
           state = 'FAILED_HELD'
         }
       }
-      if (state === 'OFFLINE') state = (await tx.hostUpdate.count({ where: { hostId, state: 'RUNNING' } })) ? 'UPDATING' : 'READY'
-      await tx.host.update({ where: { id: hostId }, data: { bootId, kernel, lastHeartbeat: new Date(), state } })
+      if (state === 'OFFLINE')
+        state = (await tx.hostUpdate.count({ where: { hostId, state: 'RUNNING' } })) ? 'UPDATING' : 'READY'
+      await tx.host.update({
+        where: { id: hostId },
+        data: { bootId, kernel, lastHeartbeat: new Date(), state },
+      })
     })
   }
 
   async list(filter: { state?: HostState; labels?: Labels }): Promise<Host[]> {
-    const rows = await this.db.host.findMany({ where: filter.state ? { state: filter.state } : {}, orderBy: { name: 'asc' } })
+    const rows = await this.db.host.findMany({
+      where: filter.state ? { state: filter.state } : {},
+      orderBy: { name: 'asc' },
+    })
     return rows.map(toHost).filter((h) => matchesLabels(h.labels, filter.labels ?? {}))
   }
 
@@ -102,8 +113,10 @@ export class HostService {
 
   async setCordoned(id: string, cordoned: boolean): Promise<Host> {
     const h = await this.get(id)
-    if (cordoned && h.state === 'READY') await this.db.host.update({ where: { id: h.id }, data: { state: 'CORDONED' } })
-    if (!cordoned && h.state === 'CORDONED') await this.db.host.update({ where: { id: h.id }, data: { state: 'READY' } })
+    if (cordoned && h.state === 'READY')
+      await this.db.host.update({ where: { id: h.id }, data: { state: 'CORDONED' } })
+    if (!cordoned && h.state === 'CORDONED')
+      await this.db.host.update({ where: { id: h.id }, data: { state: 'READY' } })
     return this.get(h.id)
   }
 }

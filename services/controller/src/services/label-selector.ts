@@ -6,7 +6,10 @@ export function parseSelector(s: string | undefined): Labels {
   if (!s) return out
   for (const part of s.split(',')) {
     const m = /^\s*([^=\s]+)\s*=\s*([^=\s]*)\s*$/.exec(part)
-    if (!m) throw new HitlessError('HITLESS_E_VALIDATION', `selector: "${part}" is not key=value`, { path: '/selector' })
+    if (!m)
+      throw new HitlessError('HITLESS_E_VALIDATION', `selector: "${part}" is not key=value`, {
+        path: '/selector',
+      })
     out[m[1]] = m[2]
   }
   return out

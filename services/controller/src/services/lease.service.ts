@@ -36,12 +36,17 @@ export class LeaseService {
 
   /** True when `epoch` is still the current lease's (read inside the caller's transaction). */
   static async isCurrent(tx: Pick<Db, '$queryRaw'>, epoch: number): Promise<boolean> {
-    const rows = await tx.$queryRaw<{ epoch: number }[]>`SELECT epoch FROM "ControllerLease" WHERE id = 1 FOR SHARE`
+    const rows = await tx.$queryRaw<
+      { epoch: number }[]
+    >`SELECT epoch FROM "ControllerLease" WHERE id = 1 FOR SHARE`
     return rows.length === 1 && rows[0].epoch === epoch
   }
 
   async release(): Promise<void> {
-    await this.db.controllerLease.updateMany({ where: { holder: this.holder }, data: { expiresAt: new Date(0) } })
+    await this.db.controllerLease.updateMany({
+      where: { holder: this.holder },
+      data: { expiresAt: new Date(0) },
+    })
     this.epoch = undefined
   }
 }

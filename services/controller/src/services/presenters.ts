@@ -28,7 +28,14 @@ export function toHost(h: HostRow): Host {
   }
 }
 
-type StepRow = { attempt: number; step: string; status: string; startedAt: Date; finishedAt: Date | null; durationMs: number | null }
+type StepRow = {
+  attempt: number
+  step: string
+  status: string
+  startedAt: Date
+  finishedAt: Date | null
+  durationMs: number | null
+}
 
 export function toStep(s: StepRow): StepRecord {
   return {

@@ -21,21 +21,33 @@ export class RolloutService {
    * an active rollout makes the whole create fail (409) and nothing is written. The leader's
    * loop dispatches PENDING updates (services/dispatcher.ts).
    */
-  async create(body: CreateRolloutBody, actor: string, idempotencyKey?: string): Promise<Rollout | RolloutPlanPreview> {
+  async create(
+    body: CreateRolloutBody,
+    actor: string,
+    idempotencyKey?: string,
+  ): Promise<Rollout | RolloutPlanPreview> {
     if (idempotencyKey && !body.dryRun) {
       const prior = await this.db.rollout.findUnique({ where: { idempotencyKey } })
       if (prior) return this.get(prior.id)
     }
     const hosts = await this.selectHosts(body)
     if (body.dryRun) {
-      return { dryRun: true, hosts: hosts.map((h) => h.name), waves: [{ index: 0, hosts: hosts.map((h) => h.name) }] }
+      return {
+        dryRun: true,
+        hosts: hosts.map((h) => h.name),
+        waves: [{ index: 0, hosts: hosts.map((h) => h.name) }],
+      }
     }
     const kernelId = `kernel-${createHash('sha256').update(`${body.kernel.version}\0${body.kernel.sha256}`).digest('hex').slice(0, 16)}`
     const rolloutId = `ro-${randomUUID()}`
     try {
       await this.db.$transaction(async (tx) => {
         const busy = await tx.hostUpdate.findMany({
-          where: { hostId: { in: hosts.map((h) => h.id) }, rollout: { phase: { in: [...ACTIVE_PHASES] } }, state: { notIn: ['SUCCEEDED', 'FAILED', 'CANCELLED', 'NEEDS_REVIEW'] } },
+          where: {
+            hostId: { in: hosts.map((h) => h.id) },
+            rollout: { phase: { in: [...ACTIVE_PHASES] } },
+            state: { notIn: ['SUCCEEDED', 'FAILED', 'CANCELLED', 'NEEDS_REVIEW'] },
+          },
           include: { host: { select: { name: true } } },
         })
         if (busy.length) {
@@ -47,7 +59,14 @@ export class RolloutService {
         }
         await tx.kernel.upsert({
           where: { id: kernelId },
-          create: { id: kernelId, version: body.kernel.version, image: body.kernel.image, initrd: body.kernel.initrd, cmdline: body.kernel.cmdline ?? '', sha256: body.kernel.sha256 },
+          create: {
+            id: kernelId,
+            version: body.kernel.version,
+            image: body.kernel.image,
+            initrd: body.kernel.initrd,
+            cmdline: body.kernel.cmdline ?? '',
+            sha256: body.kernel.sha256,
+          },
           update: {},
         })
         const waveId = `wave-${randomUUID()}`
@@ -93,15 +112,22 @@ export class RolloutService {
     const names = body.selector.names ? new Set(body.selector.names) : undefined
     const unknown = body.selector.names?.filter((n) => !all.some((h) => h.name === n)) ?? []
     if (unknown.length) {
-      throw new HitlessError('HITLESS_E_UNPROCESSABLE', `selector.names: unknown host ${unknown[0]}`, { unknown })
+      throw new HitlessError('HITLESS_E_UNPROCESSABLE', `selector.names: unknown host ${unknown[0]}`, {
+        unknown,
+      })
     }
     const selected = all.filter(
-      (h) => matchesLabels((h.labels ?? {}) as Record<string, string>, wanted) && (!names || names.has(h.name)),
+      (h) =>
+        matchesLabels((h.labels ?? {}) as Record<string, string>, wanted) && (!names || names.has(h.name)),
     )
     if (selected.length === 0) {
-      throw new HitlessError('HITLESS_E_UNPROCESSABLE', 'selector matches no host: widen the labels or names', {
-        selector: body.selector,
-      })
+      throw new HitlessError(
+        'HITLESS_E_UNPROCESSABLE',
+        'selector matches no host: widen the labels or names',
+        {
+          selector: body.selector,
+        },
+      )
     }
     const unusable = selected.filter((h) => h.state !== 'READY')
     if (unusable.length) {
@@ -121,7 +147,11 @@ export class RolloutService {
   }
 
   async list(limit = 50): Promise<Rollout[]> {
-    const rows = await this.db.rollout.findMany({ orderBy: { createdAt: 'desc' }, take: limit, include: ROLLOUT_INCLUDE })
+    const rows = await this.db.rollout.findMany({
+      orderBy: { createdAt: 'desc' },
+      take: limit,
+      include: ROLLOUT_INCLUDE,
+    })
     return rows.map(toRollout)
   }
 }

@@ -1,5 +1,11 @@
 import type { Db } from '@hitless/db'
-import { type FaultCounts, HitlessError, type HostUpdate, type Verdict, type VerdictBody } from '@hitless/protocol'
+import {
+  type FaultCounts,
+  HitlessError,
+  type HostUpdate,
+  type Verdict,
+  type VerdictBody,
+} from '@hitless/protocol'
 import { toUpdate, UPDATE_INCLUDE } from './presenters.js'
 
 export class UpdateService {
@@ -14,7 +20,8 @@ export class UpdateService {
   async verdict(id: string): Promise<VerdictBody> {
     const u = await this.db.hostUpdate.findUnique({ where: { id }, include: { verdict: true } })
     if (!u) throw new HitlessError('HITLESS_E_NOT_FOUND', `no update ${id}`)
-    if (!u.verdict) throw new HitlessError('HITLESS_E_NOT_FOUND', `update ${id} has no verdict yet (state ${u.state})`)
+    if (!u.verdict)
+      throw new HitlessError('HITLESS_E_NOT_FOUND', `update ${id} has no verdict yet (state ${u.state})`)
     return {
       updateId: id,
       verdict: u.verdict.verdict as Verdict,

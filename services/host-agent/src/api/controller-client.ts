@@ -16,27 +16,42 @@ export class ControllerClient {
     private readonly timeoutMs = 15000,
   ) {}
 
-  private async call<T>(method: string, path: string, token: string, body?: unknown, raw?: { data: Uint8Array; format: string }): Promise<T> {
+  private async call<T>(
+    method: string,
+    path: string,
+    token: string,
+    body?: unknown,
+    raw?: { data: Uint8Array; format: string },
+  ): Promise<T> {
     let res: Response
     try {
       res = await fetch(`${this.baseUrl}/api/v1${path}`, {
         method,
         headers: {
           authorization: `Bearer ${token}`,
-          ...(raw ? { 'content-type': 'application/octet-stream', 'x-snapshot-format': raw.format } : body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(raw
+            ? { 'content-type': 'application/octet-stream', 'x-snapshot-format': raw.format }
+            : body !== undefined
+              ? { 'content-type': 'application/json' }
+              : {}),
         },
         body: raw ? raw.data : body !== undefined ? JSON.stringify(body) : undefined,
         signal: AbortSignal.timeout(this.timeoutMs),
       })
     } catch (e) {
-      throw new HitlessError('HITLESS_E_UNAVAILABLE', `controller at ${this.baseUrl} unreachable: ${(e as Error).message}`)
+      throw new HitlessError(
+        'HITLESS_E_UNAVAILABLE',
+        `controller at ${this.baseUrl} unreachable: ${(e as Error).message}`,
+      )
     }
     if (res.status === 204) return undefined as T
     const text = await res.text()
     const json = text ? (JSON.parse(text) as unknown) : undefined
     if (!res.ok) {
       const b = json as { code?: ErrorCode; message?: string } | undefined
-      throw new HitlessError(b?.code ?? 'HITLESS_E_INTERNAL', b?.message ?? `HTTP ${res.status}`, { status: res.status })
+      throw new HitlessError(b?.code ?? 'HITLESS_E_INTERNAL', b?.message ?? `HTTP ${res.status}`, {
+        status: res.status,
+      })
     }
     return json as T
   }
@@ -61,7 +76,16 @@ export class ControllerClient {
     return this.call('POST', `/agent/updates/${updateId}/finish`, token, body)
   }
 
-  uploadSnapshot(token: string, updateId: string, phase: 'pre' | 'post', data: Uint8Array, format: string): Promise<unknown> {
-    return this.call('PUT', `/agent/updates/${updateId}/snapshots/${phase}`, token, undefined, { data, format })
+  uploadSnapshot(
+    token: string,
+    updateId: string,
+    phase: 'pre' | 'post',
+    data: Uint8Array,
+    format: string,
+  ): Promise<unknown> {
+    return this.call('PUT', `/agent/updates/${updateId}/snapshots/${phase}`, token, undefined, {
+      data,
+      format,
+    })
   }
 }
