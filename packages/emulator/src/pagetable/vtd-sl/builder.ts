@@ -159,7 +159,7 @@ export class SlPageTableBuilder {
   }
 
   private store(slot: number, lo: number, hi: number): void {
-    this.port.store64(slot, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0))
+    this.port.store64Split(slot, lo >>> 0, hi >>> 0)
   }
 
   /** The table holding the entry for `iova` at `level`; allocates missing tables when `create`. */
