@@ -177,9 +177,9 @@ if [ ! -f "$SRCROOT/.extracted" ]; then
   log "extracting $DEB"
   rm -rf "$SRCROOT"
   mkdir -p "$SRCROOT"
-  tarball=$(dpkg-deb --fsys-tarfile "$DEB" | tar -t | awk '/^\.\/usr\/src\/linux-source-[0-9.]+\.tar\.xz$/ && !t {t=$0} END {print t}')
-  [ -n "$tarball" ] || die "$DEB holds no usr/src/linux-source-*.tar.xz"
-  dpkg-deb --fsys-tarfile "$DEB" | tar -xO "$tarball" | nice tar -xJ -C "$SRCROOT"
+  # One pass over the .deb: its data holds exactly one usr/src/linux-source-X.Y.tar.xz.
+  dpkg-deb --fsys-tarfile "$DEB" | tar -xO --wildcards './usr/src/linux-source-*.tar.xz' |
+    nice tar -xJ -C "$SRCROOT" || die "could not extract usr/src/linux-source-*.tar.xz from $DEB"
   touch "$SRCROOT/.extracted"
 fi
 SRC=$(find "$SRCROOT" -mindepth 1 -maxdepth 1 -type d -name 'linux-source-*' -print -quit)
