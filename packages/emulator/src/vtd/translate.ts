@@ -129,6 +129,8 @@ export class VtdIommu implements IommuTranslator {
   // Hardware state derived from GSTS and the SRTP latch, refreshed by service().
   private translationEnabled = false
   private scalable = false
+  /** RTADDR.TTM latched by SRTP was a reserved value (10b / 11b). */
+  private ttmInvalid = false
   private rta = 0
   /** FPD of the entries read so far during the current resolution. */
   private resolveFpd = false
@@ -199,7 +201,9 @@ export class VtdIommu implements IommuTranslator {
     regs.set32(DMAR_GSTS_REG, gsts)
     const rtaLo = regs.get32(LATCH.RTA_LO)
     this.rta = regs.get32(LATCH.RTA_HI) * 0x100000000 + ((rtaLo & 0xfffff000) >>> 0)
-    this.scalable = (rtaLo & RTADDR.TTM_MASK) >>> RTADDR.TTM_SHIFT === TTM.SCALABLE
+    const ttm = (rtaLo & RTADDR.TTM_MASK) >>> RTADDR.TTM_SHIFT
+    this.scalable = ttm === TTM.SCALABLE
+    this.ttmInvalid = ttm > TTM.SCALABLE
     this.translationEnabled = (gsts & DMA_GSTS.TES) !== 0
     this.invalidation.process()
   }
@@ -217,7 +221,10 @@ export class VtdIommu implements IommuTranslator {
     this.resolveFpd = false
     let root: TranslationRoot | undefined
     let reason: number
-    if (this.scalable) {
+    if (this.ttmInvalid) {
+      // A reserved translation-table mode: every request faults (SM reason 0x30).
+      reason = VTD_FR.SM_RTADDR_INV
+    } else if (this.scalable) {
       reason = this.resolveScalable(sid, reqPasid)
       root = this.resolved
     } else if (reqPasid >= 0) {
