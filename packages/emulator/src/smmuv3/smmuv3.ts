@@ -42,6 +42,39 @@ export interface SmmuV3Options {
 }
 
 /**
+ * Power-on values of the ID registers (IDR0/1/3/5): both stages, AArch64 tables, 16-bit ASIDs and
+ * VMIDs, 2-level stream and CD tables, the 4 KiB granule, IDR3.BBML as configured, OAS.
+ */
+export function resetSmmuRegisters(
+  regs: SmmuRegisters,
+  opts: Pick<SmmuV3Options, 'bbml' | 'sidBits' | 'ssidBits' | 'oasBits'> = {},
+): void {
+  const w = [0n]
+  set(w, IDR0.S1P, 1)
+  set(w, IDR0.S2P, 1)
+  set(w, IDR0.TTF, 2)
+  set(w, IDR0.COHACC, 1)
+  set(w, IDR0.ASID16, 1)
+  set(w, IDR0.VMID16, 1)
+  set(w, IDR0.CD2L, 1)
+  set(w, IDR0.ST_LVL, 1)
+  regs.write32(REG.IDR0, Number(w[0]))
+  const w1 = [0n]
+  set(w1, IDR1.SIDSIZE, opts.sidBits ?? 16)
+  set(w1, IDR1.SSIDSIZE, opts.ssidBits ?? 10)
+  set(w1, IDR1.CMDQS, 19)
+  set(w1, IDR1.EVTQS, 19)
+  regs.write32(REG.IDR1, Number(w1[0]))
+  const w3 = [0n]
+  set(w3, IDR3.BBML, opts.bbml ?? 0)
+  regs.write32(REG.IDR3, Number(w3[0]))
+  const w5 = [0n]
+  set(w5, IDR5.OAS, addressSizeEncoding(opts.oasBits ?? 48))
+  set(w5, IDR5.GRAN4K, 1)
+  regs.write32(REG.IDR5, Number(w5[0]))
+}
+
+/**
  * An emulated ARM SMMUv3 (IHI 0070): registers, command and event queues in emulated memory, a
  * configuration cache and an IOTLB, and the translation unit. It implements IommuTranslator for
  * the DMA engines, and SmmuMmio for a driver: a write to CMDQ_PROD is a doorbell on which the SMMU
@@ -71,31 +104,7 @@ export class SmmuV3 implements IommuTranslator, SmmuMmio {
     const atomic = opts.atomic ?? false
     const oasBits = opts.oasBits ?? 48
     this.bbml = opts.bbml ?? 0
-    if (opts.reset ?? true) {
-      const w = [0n]
-      set(w, IDR0.S1P, 1)
-      set(w, IDR0.S2P, 1)
-      set(w, IDR0.TTF, 2)
-      set(w, IDR0.COHACC, 1)
-      set(w, IDR0.ASID16, 1)
-      set(w, IDR0.VMID16, 1)
-      set(w, IDR0.CD2L, 1)
-      set(w, IDR0.ST_LVL, 1)
-      this.regs.write32(REG.IDR0, Number(w[0]))
-      const w1 = [0n]
-      set(w1, IDR1.SIDSIZE, opts.sidBits ?? 16)
-      set(w1, IDR1.SSIDSIZE, opts.ssidBits ?? 10)
-      set(w1, IDR1.CMDQS, 19)
-      set(w1, IDR1.EVTQS, 19)
-      this.regs.write32(REG.IDR1, Number(w1[0]))
-      const w3 = [0n]
-      set(w3, IDR3.BBML, this.bbml)
-      this.regs.write32(REG.IDR3, Number(w3[0]))
-      const w5 = [0n]
-      set(w5, IDR5.OAS, addressSizeEncoding(oasBits))
-      set(w5, IDR5.GRAN4K, 1)
-      this.regs.write32(REG.IDR5, Number(w5[0]))
-    }
+    if (opts.reset ?? true) resetSmmuRegisters(this.regs, opts)
     this.iotlb = new Iotlb(opts.iotlbCapacity ?? 8192, this.bbml)
     this.events = new EventQueue(this.memory, this.regs, atomic)
     this.cmdq = new CommandQueueConsumer(this.memory, this.regs, atomic)
