@@ -31,7 +31,7 @@ export class WorkingSet {
 
   static from(entries: readonly WorkingSetEntry[]): WorkingSet {
     const ws = new WorkingSet(entries.length)
-    entries.forEach((e, i) => ws.set(i, e))
+    for (let i = 0; i < entries.length; i++) ws.set(i, entries[i])
     return ws
   }
 
