@@ -1,0 +1,9 @@
+import type { ApiClient } from './api-client.js'
+import type { OutputFormat } from './output.js'
+
+export interface CommandContext {
+  args: string[]
+  options: Record<string, string | boolean | undefined>
+  output: OutputFormat
+  api: () => ApiClient
+}

@@ -1,0 +1,81 @@
+import { parseArgs } from 'node:util'
+import { ApiClient } from './api-client.js'
+import type { CommandContext } from './command.js'
+import { exitWith, usage } from './cli-error.js'
+import { hostsCommand } from './commands/hosts.js'
+import { rolloutCommand } from './commands/rollouts.js'
+
+const HELP = `hitless — roll kernels across a fleet by kexec without a DMA fault
+
+usage: hitless <command> [options]
+
+commands:
+  hosts [list|get ID|cordon ID|uncordon ID]   [--selector k=v,...] [--state STATE]
+  rollout list | get ID
+  rollout create --kernel VERSION --image PATH --sha256 HEX --strategy S [--selector k=v,...] [--name N]
+                 | --file rollout.json        [--dry-run] [--idempotency-key K]
+
+global options:
+  --output table|json   (--json is its alias)
+  --url URL             controller (default: $HITLESS_URL or http://127.0.0.1:8080)
+  --token TOKEN         API token (default: $HITLESS_TOKEN)
+
+exit codes: 0 ok, 1 internal, 2 usage/validation, 3 unreachable/config, 4 auth, 5 not found,
+            6 conflict, 7 rate limited, 8 handover refused, 9 update not hitless`
+
+const COMMANDS: Record<string, (c: CommandContext) => Promise<void>> = {
+  hosts: hostsCommand,
+  host: hostsCommand,
+  rollout: rolloutCommand,
+  rollouts: rolloutCommand,
+}
+
+async function main(argv: string[]): Promise<void> {
+  let parsed: ReturnType<typeof parseArgs>
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        output: { type: 'string', short: 'o' },
+        json: { type: 'boolean' },
+        url: { type: 'string' },
+        token: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        selector: { type: 'string' },
+        state: { type: 'string' },
+        kernel: { type: 'string' },
+        image: { type: 'string' },
+        sha256: { type: 'string' },
+        strategy: { type: 'string' },
+        name: { type: 'string' },
+        file: { type: 'string', short: 'f' },
+        'dry-run': { type: 'boolean' },
+        'idempotency-key': { type: 'string' },
+      },
+    })
+  } catch (e) {
+    throw usage((e as Error).message.split('\n')[0])
+  }
+  const { values, positionals } = parsed
+  if (values.help || positionals.length === 0) {
+    process.stdout.write(`${HELP}\n`)
+    return
+  }
+  const output = values.json ? 'json' : (values.output ?? 'table')
+  if (output !== 'table' && output !== 'json') throw usage(`--output must be table or json, not ${output}`)
+  const [name, ...args] = positionals
+  const cmd = COMMANDS[name]
+  if (!cmd) throw usage(`unknown command ${name} (try: hitless --help)`)
+  const url = String(values.url ?? process.env.HITLESS_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '')
+  const token = (values.token as string | undefined) ?? process.env.HITLESS_TOKEN
+  await cmd({
+    args,
+    options: values as CommandContext['options'],
+    output,
+    api: () => new ApiClient(url, token),
+  })
+}
+
+main(process.argv.slice(2)).catch(exitWith)
