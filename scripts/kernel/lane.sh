@@ -13,7 +13,8 @@
 # Exits 0 with "SKIPPED: <reason>" only when Debian's archive or QEMU cannot be had.
 # Options: --build-only (stop after step 4), --no-test (same), --rebuild (ignore the kernel cache).
 # Environment: HITLESS_KERNEL_CACHE (default ~/.cache/hitless-kernel), HITLESS_KERNEL_JOBS (default 2),
-#              HITLESS_KERNEL_SUITE (default: sid), HITLESS_KERNEL_MIRROR (default http://deb.debian.org/debian).
+#              HITLESS_KERNEL_SUITE (default: sid), HITLESS_KERNEL_MIRROR (default http://deb.debian.org/debian),
+#              HITLESS_KERNEL_FRAGMENT (default scripts/kernel/config.fragment).
 set -euo pipefail
 
 # The whole script is one function so bash parses it before running: editing this file while a
@@ -22,7 +23,7 @@ main() {
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$REPO/scripts/kernel
-FRAG=$HERE/config.fragment
+FRAG=${HITLESS_KERNEL_FRAGMENT:-$HERE/config.fragment}
 HELPER_SRC=$REPO/native/iommufd-helper/iommufd-helper.c
 CACHE=${HITLESS_KERNEL_CACHE:-$HOME/.cache/hitless-kernel}
 JOBS=${HITLESS_KERNEL_JOBS:-2}
