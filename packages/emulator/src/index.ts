@@ -1,3 +1,6 @@
 export * from './cpu/index.js'
 export * from './iommu/index.js'
 export * from './memory/index.js'
+export * from './dma/index.js'
+export * from './pagetable/vmsav8/index.js'
+export * from './smmuv3/index.js'

@@ -1,18 +1,26 @@
 import type { PhysicalMemory } from '../../memory/physical-memory.js'
-import {
-  DESC_ADDR_HI_MASK,
-  DESC_ADDR_LO_MASK_1G,
-  DESC_ADDR_LO_MASK_2M,
-  DESC_ADDR_LO_MASK_4K,
-  DESC_AF,
-  DESC_AP_RDONLY,
-  DESC_AP_UNPRIV,
-  DESC_HI_XN,
-  DESC_S2AP_READ,
-  DESC_S2AP_WRITE,
-  LEVEL_SIZE,
-  type TranslationStage,
-} from './descriptor.js'
+import type { TranslationStage } from './descriptor.js'
+
+// Hot-path copies of descriptor.ts constants. Module-local on purpose: tsx may compile imported
+// bindings to getters, which would put a call on every use inside the walk loop.
+/** descriptor.ts LEVEL_SIZE. */
+const LEVEL_SIZE = [2 ** 39, 2 ** 30, 2 ** 21, 2 ** 12]
+/** DESC_ADDR_HI_MASK: output address bits [47:32]. */
+const ADDR_HI_MASK = 0xffff
+/** DESC_ADDR_LO_MASK_4K / _2M / _1G. */
+const ADDR_LO_4K = 0xfffff000
+const ADDR_LO_2M = 0xffe00000
+const ADDR_LO_1G = 0xc0000000
+/** DESC_AF (bit 10), DESC_AP_UNPRIV (6), DESC_AP_RDONLY (7), DESC_S2AP_READ (6), DESC_S2AP_WRITE (7). */
+const AF = 1 << 10
+const AP_UNPRIV = 1 << 6
+const AP_RDONLY = 1 << 7
+const S2AP_READ = 1 << 6
+const S2AP_WRITE = 1 << 7
+/** DESC_HI_XN: bit 54. */
+const HI_XN = 1 << 22
+/** 2^i without Math.pow on the hot path. */
+const POW2: number[] = Array.from({ length: 64 }, (_, i) => 2 ** i)
 
 /**
  * Why a walk stopped. The values are the SMMUv3 event IDs of the corresponding faults (IHI 0070,
@@ -118,62 +126,88 @@ export class Vmsav8Walker {
     affd: boolean,
     iova: number,
   ): number {
-    this.reads = 0
+    let reads = 0
+    const atomic = this.atomic
+    const u32 = this.u32
+    const memSize = this.memSize
     let level = startLevel
+    let dpa = -1
     this.level = level
+    this.reads = 0
     // Input beyond 2^(64-TxSZ): translation fault (Arm ARM D8.2.1; IHI 0070 3.4.1).
-    if (iova < 0 || iova >= 2 ** inputBits) return WalkFault.Translation
+    if (iova < 0 || iova >= POW2[inputBits]) return WalkFault.Translation
     // Output addresses must fit in [outputBits-1:0]: the high half's address bits [47:32] are
     // compared against the limit.
-    const hiLimit = outputBits >= 48 ? DESC_ADDR_HI_MASK + 1 : 2 ** (outputBits - 32)
-    if (ttb >= 2 ** outputBits) return WalkFault.AddressSize
+    const hiLimit = outputBits >= 48 ? ADDR_HI_MASK + 1 : POW2[outputBits - 32]
+    if (ttb >= POW2[outputBits]) return WalkFault.AddressSize
     let table = ttb
     // At the start level the index is not masked to 9 bits: stage 2 may concatenate up to 16
     // tables there (Arm ARM D8.2.3), and for stage 1 the range check above bounds it.
     let index = Math.floor(iova / LEVEL_SIZE[level])
+    const ihi = Math.floor(iova / 4294967296)
+    const ilo = (iova - ihi * 4294967296) >>> 0
     for (;;) {
-      const dpa = table + index * 8
-      this.descriptorPa = dpa
-      if (dpa + 8 > this.memSize) return WalkFault.WalkExternalAbort
-      this.read(dpa)
-      this.reads++
-      const lo = this.lo
-      const hi = this.hi
+      dpa = table + index * 8
+      if (dpa + 8 > memSize) return this.stop(WalkFault.WalkExternalAbort, level, dpa, reads)
+      let lo: number
+      let hi: number
+      if (atomic) {
+        this.read(dpa)
+        lo = this.lo
+        hi = this.hi
+      } else {
+        const i = dpa / 4
+        lo = u32[i]
+        hi = u32[i + 1]
+      }
+      reads++
       // Bit 0 clear: invalid descriptor (Arm ARM D8.3.1).
-      if ((lo & 1) === 0) return WalkFault.Translation
-      const addrHi = hi & DESC_ADDR_HI_MASK
+      if ((lo & 1) === 0) return this.stop(WalkFault.Translation, level, dpa, reads)
+      const addrHi = hi & ADDR_HI_MASK
       if ((lo & 2) !== 0 && level < 3) {
         // Table descriptor: next-level table address [47:12].
-        if (addrHi >= hiLimit) return WalkFault.AddressSize
-        table = addrHi * 4294967296 + ((lo & DESC_ADDR_LO_MASK_4K) >>> 0)
+        if (addrHi >= hiLimit) return this.stop(WalkFault.AddressSize, level, dpa, reads)
+        table = addrHi * 4294967296 + ((lo & ADDR_LO_4K) >>> 0)
         level++
-        this.level = level
-        // ToInt32 keeps the low 32 bits of the exact quotient, so `& 511` is exact below 2^53.
-        index = (iova / LEVEL_SIZE[level]) & 511
+        // Index bits from the two 32-bit halves of the input address (integer ops only).
+        index =
+          level === 3
+            ? (ilo >>> 12) & 511
+            : level === 2
+              ? (ilo >>> 21) & 511
+              : level === 1
+                ? ((ilo >>> 30) | (ihi << 2)) & 511
+                : (ihi >>> 7) & 511
         continue
       }
       // 0b01 at level 3, or a block at level 0, is reserved with the 4 KiB granule.
-      if ((lo & 2) === 0 && (level === 3 || level === 0)) return WalkFault.Translation
-      if (addrHi >= hiLimit) return WalkFault.AddressSize
-      if ((lo & DESC_AF) === 0 && !affd) return WalkFault.Access
-      const loMask =
-        level === 3 ? DESC_ADDR_LO_MASK_4K : level === 2 ? DESC_ADDR_LO_MASK_2M : DESC_ADDR_LO_MASK_1G
+      if ((lo & 2) === 0 && (level === 3 || level === 0))
+        return this.stop(WalkFault.Translation, level, dpa, reads)
+      if (addrHi >= hiLimit) return this.stop(WalkFault.AddressSize, level, dpa, reads)
+      if ((lo & AF) === 0 && !affd) return this.stop(WalkFault.Access, level, dpa, reads)
+      const loMask = level === 3 ? ADDR_LO_4K : level === 2 ? ADDR_LO_2M : ADDR_LO_1G
       this.outputAddress = addrHi * 4294967296 + ((lo & loMask) >>> 0)
       this.leafSize = LEVEL_SIZE[level]
       let perm: number
       if (stage === 1) {
         // Stage 1, unprivileged data access: AP[1] (bit 6) grants EL0 access, AP[2] (bit 7)
         // makes it read-only (Arm ARM D8.4.1; io-pgtable-arm ARM_LPAE_PTE_AP_UNPRIV/RDONLY).
-        perm =
-          (lo & DESC_AP_UNPRIV) === 0 ? 0 : (lo & DESC_AP_RDONLY) === 0 ? PERM_READ | PERM_WRITE : PERM_READ
-        if ((hi & DESC_HI_XN) === 0 && perm !== 0) perm |= PERM_EXEC
+        perm = (lo & AP_UNPRIV) === 0 ? 0 : (lo & AP_RDONLY) === 0 ? PERM_READ | PERM_WRITE : PERM_READ
+        if ((hi & HI_XN) === 0 && perm !== 0) perm |= PERM_EXEC
       } else {
         // Stage 2: S2AP[0] (bit 6) read, S2AP[1] (bit 7) write (Arm ARM D8.4.3).
-        perm = ((lo & DESC_S2AP_READ) === 0 ? 0 : PERM_READ) | ((lo & DESC_S2AP_WRITE) === 0 ? 0 : PERM_WRITE)
-        if ((hi & DESC_HI_XN) === 0) perm |= PERM_EXEC
+        perm = ((lo & S2AP_READ) === 0 ? 0 : PERM_READ) | ((lo & S2AP_WRITE) === 0 ? 0 : PERM_WRITE)
+        if ((hi & HI_XN) === 0) perm |= PERM_EXEC
       }
       this.perm = perm
-      return WalkFault.None
+      return this.stop(WalkFault.None, level, dpa, reads)
     }
+  }
+
+  private stop(fault: number, level: number, dpa: number, reads: number): number {
+    this.level = level
+    this.descriptorPa = dpa
+    this.reads = reads
+    return fault
   }
 }

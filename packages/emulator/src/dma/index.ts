@@ -1,0 +1,7 @@
+export * from './concurrent-dma.js'
+export * from './deterministic-scheduler.js'
+export * from './dma-engine.js'
+export * from './ground-truth.js'
+export * from './interleavings.js'
+export * from './seeded-random.js'
+export * from './working-set.js'

@@ -1,0 +1,3 @@
+export * from './builder.js'
+export * from './descriptor.js'
+export * from './walk.js'
