@@ -18,6 +18,11 @@ export interface TranslationRoot {
   /** Fault processing disabled by the context / PASID-directory / PASID entry. */
   fpd: boolean
   iotlb: IotlbDomain
+  /**
+   * The words this was decoded from (legacy: context chunk; scalable: PASID-entry chunk 0 and
+   * the PASID-directory entry), so that a forced re-read finding them unchanged reuses it.
+   */
+  raw: Uint32Array
 }
 
 /** A cached context entry: legacy (with its translation root) or scalable (PASID-dir pointer). */
@@ -33,6 +38,8 @@ export interface CachedContext {
   pdts: number
   paside: boolean
   ridPasid: number
+  /** The context-entry chunk this was decoded from. */
+  raw: Uint32Array
 }
 
 /**

@@ -11,7 +11,7 @@ import { makeTestMachine, sidOf } from './test-machine.js'
  */
 const SID = sidOf(2, 0, 0)
 const WINDOW = 64 * 1024 * 1024
-const SIZES: SlLeafSize[] = [4096, 2 * 1024 * 1024]
+const SIZES: SlLeafSize[] = [4096, 2097152]
 
 for (const scalable of [false, true]) {
   for (const seed of [1, 2, 3, 0xbeef]) {

@@ -125,6 +125,8 @@ export class VtdIommu implements IommuTranslator {
   private readonly walkOut = new SlWalkResult()
   private readonly w = new Uint32Array(4)
   private seenDoorbell = -1
+  /** Software may write registers from elsewhere (concurrent mode, attached register file). */
+  private readonly polled: boolean
   private forceMiss = false
   // Hardware state derived from GSTS and the SRTP latch, refreshed by service().
   private translationEnabled = false
@@ -141,6 +143,7 @@ export class VtdIommu implements IommuTranslator {
     this.memory = memory
     this.seqlock = opts.seqlock
     this.atomic = opts.atomic ?? opts.seqlock !== undefined
+    this.polled = this.atomic || opts.registers !== undefined
     if (opts.registers) {
       this.registers = opts.registers
     } else {
@@ -209,7 +212,9 @@ export class VtdIommu implements IommuTranslator {
   }
 
   translate(requesterId: number, iova: number, access: DmaAccessKind, pasid?: number): TranslationOutcome {
-    if (Atomics.load(this.registers.i32, LATCH.DOORBELL >>> 2) !== this.seenDoorbell) this.service()
+    // Deterministic mode services every command synchronously (mmio); otherwise look at the doorbell.
+    if (this.polled && Atomics.load(this.registers.i32, LATCH.DOORBELL >>> 2) !== this.seenDoorbell)
+      this.service()
     this.stats.translations++
     if (!this.translationEnabled) {
       this.stats.passThrough++
@@ -311,8 +316,8 @@ export class VtdIommu implements IommuTranslator {
   /** Legacy mode: root[bus] → context[devfn]. Sets `resolved`; returns a fault reason. */
   private resolveLegacy(sid: number): number {
     this.resolved = undefined
-    const cached = this.forceMiss ? undefined : this.contextCache.get(sid)
-    if (cached !== undefined && !cached.scalable && cached.root !== undefined) {
+    const cached = this.contextCache.get(sid)
+    if (!this.forceMiss && cached !== undefined && !cached.scalable && cached.root !== undefined) {
       this.resolved = cached.root
       return 0
     }
@@ -330,6 +335,11 @@ export class VtdIommu implements IommuTranslator {
     const fpd = (w[0] & CONTEXT_ENTRY.FPD) !== 0
     this.resolveFpd = fpd
     if (legacyContextEntryReserved(w, this.aboveHaw)) return VTD_FR.CONTEXT_ENTRY_RSVD
+    if (cached !== undefined && cached.root !== undefined && sameWords(cached.raw, w)) {
+      // A forced re-read found the cached entry unchanged: keep it (no allocation).
+      this.resolved = cached.root
+      return 0
+    }
     const tt = (w[0] & CONTEXT_ENTRY.TT_MASK) >>> CONTEXT_ENTRY.TT_SHIFT
     const aw = w[2] & CONTEXT_ENTRY.AW_MASK
     const did = (w[2] >>> CONTEXT_ENTRY.DID_SHIFT) & 0xffff
@@ -343,8 +353,17 @@ export class VtdIommu implements IommuTranslator {
     ) {
       return VTD_FR.CONTEXT_ENTRY_INV
     }
-    const root = this.makeRoot(did, NO_PASID, tt === CONTEXT_TT.PASS_THROUGH, entryAddr(w[0], w[1]), aw, fpd)
+    const root = this.makeRoot(
+      did,
+      NO_PASID,
+      tt === CONTEXT_TT.PASS_THROUGH,
+      entryAddr(w[0], w[1]),
+      aw,
+      fpd,
+      w,
+    )
     const ctx: CachedContext = {
+      raw: root.raw,
       scalable: false,
       did,
       fpd,
@@ -367,7 +386,8 @@ export class VtdIommu implements IommuTranslator {
     this.resolved = undefined
     const mem = this.memory
     const w = this.w
-    let ctx = this.forceMiss ? undefined : this.contextCache.get(sid)
+    const cachedCtx = this.contextCache.get(sid)
+    let ctx = this.forceMiss ? undefined : cachedCtx
     if (ctx === undefined || !ctx.scalable) {
       const rta = this.rta
       if (rta + 4096 > mem.size) return VTD_FR.SM_ROOT_ENTRY_ACCESS
@@ -387,25 +407,29 @@ export class VtdIommu implements IommuTranslator {
       if ((w[0] & (SM_CONTEXT_ENTRY.DTE | SM_CONTEXT_ENTRY.PRE)) !== 0 && !this.ecap.dt) {
         return VTD_FR.SM_CONTEXT_ENTRY_INV
       }
-      ctx = {
-        scalable: true,
-        did: -1,
-        fpd,
-        root: undefined,
-        pasidDirPtr: entryAddr(w[0], w[1]),
-        pdts: (w[0] & SM_CONTEXT_ENTRY.PDTS_MASK) >>> SM_CONTEXT_ENTRY.PDTS_SHIFT,
-        paside: (w[0] & SM_CONTEXT_ENTRY.PASIDE) !== 0,
-        ridPasid: w[2] & SM_CONTEXT_ENTRY.RID_PASID_MASK,
-      }
-      this.contextCache.set(sid, ctx)
+      ctx =
+        cachedCtx?.scalable && sameWords(cachedCtx.raw, w)
+          ? cachedCtx
+          : {
+              raw: Uint32Array.from(w),
+              scalable: true,
+              did: -1,
+              fpd,
+              root: undefined,
+              pasidDirPtr: entryAddr(w[0], w[1]),
+              pdts: (w[0] & SM_CONTEXT_ENTRY.PDTS_MASK) >>> SM_CONTEXT_ENTRY.PDTS_SHIFT,
+              paside: (w[0] & SM_CONTEXT_ENTRY.PASIDE) !== 0,
+              ridPasid: w[2] & SM_CONTEXT_ENTRY.RID_PASID_MASK,
+            }
+      if (ctx !== cachedCtx) this.contextCache.set(sid, ctx)
     }
     this.resolveFpd = ctx.fpd
     let pasid = reqPasid
     if (pasid < 0) pasid = ctx.ridPasid
     else if (!ctx.paside) return VTD_FR.SM_CONTEXT_PASIDE_CLEAR
     const key = PasidCache.key(sid, pasid)
-    const cachedPe = this.forceMiss ? undefined : this.pasidCache.get(key)
-    if (cachedPe !== undefined) {
+    const cachedPe = this.pasidCache.get(key)
+    if (!this.forceMiss && cachedPe !== undefined) {
       this.resolved = cachedPe
       return 0
     }
@@ -433,8 +457,12 @@ export class VtdIommu implements IommuTranslator {
       (pgtt === PGTT.SL_ONLY && this.ecap.slts && this.agawSupported(aw)) ||
       (pgtt === PGTT.PT && this.ecap.pt)
     if (!valid) return VTD_FR.SM_PASID_ENTRY_INV
+    if (cachedPe !== undefined && cachedPe.fpd === fpd && sameWords(cachedPe.raw, w)) {
+      this.resolved = cachedPe
+      return 0
+    }
     const did = w[2] & PASID_ENTRY.DID_MASK
-    const root = this.makeRoot(did, pasid, pgtt === PGTT.PT, entryAddr(w[0], w[1]), aw, fpd)
+    const root = this.makeRoot(did, pasid, pgtt === PGTT.PT, entryAddr(w[0], w[1]), aw, fpd, w)
     this.pasidCache.set(key, root)
     this.resolved = root
     return 0
@@ -452,6 +480,7 @@ export class VtdIommu implements IommuTranslator {
     slptptr: number,
     aw: number,
     fpd: boolean,
+    words: Uint32Array,
   ): TranslationRoot {
     const levels = aw + 2
     const width = Math.min(30 + 9 * aw, this.cap.mgaw)
@@ -464,6 +493,11 @@ export class VtdIommu implements IommuTranslator {
       limit: 2 ** width,
       fpd,
       iotlb: this.iotlb.domain(did, pasid),
+      raw: Uint32Array.from(words),
     }
   }
+}
+
+function sameWords(a: Uint32Array, b: Uint32Array): boolean {
+  return a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3]
 }

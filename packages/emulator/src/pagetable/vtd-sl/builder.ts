@@ -58,7 +58,7 @@ export class SlPageTableBuilder {
     return 12 + 9 * this.levels
   }
 
-  map(iova: number, pa: number, size: SlLeafSize, perm: { r: boolean; w: boolean }): void {
+  map(iova: number, pa: number, size: number, perm: { r: boolean; w: boolean }): void {
     this.checkAligned(iova, pa, size)
     if (!perm.r && !perm.w) throw new RangeError('a second-level leaf needs R or W (R=W=0 is not present)')
     const leafLevel = leafLevelOf(size)
@@ -95,7 +95,7 @@ export class SlPageTableBuilder {
   }
 
   /** Clears the leaf of exactly `size` at `iova`; returns false when nothing was mapped there. */
-  unmap(iova: number, size: SlLeafSize): boolean {
+  unmap(iova: number, size: number): boolean {
     const leafLevel = leafLevelOf(size)
     if (iova % size !== 0) throw new RangeError(`IOVA 0x${iova.toString(16)} not aligned to ${size}`)
     const table = this.tableFor(iova, leafLevel, false)
@@ -136,7 +136,7 @@ export class SlPageTableBuilder {
     return this.tableFrames.size * 4096
   }
 
-  private checkAligned(iova: number, pa: number, size: SlLeafSize): void {
+  private checkAligned(iova: number, pa: number, size: number): void {
     if (iova % size !== 0 || pa % size !== 0) {
       throw new RangeError(`IOVA 0x${iova.toString(16)} / PA 0x${pa.toString(16)} not aligned to ${size}`)
     }

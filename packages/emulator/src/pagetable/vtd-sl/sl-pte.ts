@@ -36,8 +36,12 @@ export const SL_SIZE_4K: SlLeafSize = 4096
 export const SL_SIZE_2M: SlLeafSize = 2097152
 export const SL_SIZE_1G: SlLeafSize = 1073741824
 
-export const leafLevelOf = (size: SlLeafSize): number =>
-  size === SL_SIZE_4K ? 1 : size === SL_SIZE_2M ? 2 : 3
+export function leafLevelOf(size: number): number {
+  if (size === SL_SIZE_4K) return 1
+  if (size === SL_SIZE_2M) return 2
+  if (size === SL_SIZE_1G) return 3
+  throw new RangeError(`${size} is not a second-level leaf size (4 KiB, 2 MiB, 1 GiB)`)
+}
 
 export interface SlPte {
   r: boolean

@@ -57,10 +57,112 @@ export function slWalk(
   rsvd: SlReservedMasks,
   out: SlWalkResult,
 ): number {
+  if (atomic) return slWalkAtomic(memory, root, levels, iova, access, rsvd, out)
   const u32 = memory.u32
+  const size = memory.size
+  const lo = iova >>> 0
+  const hi = (iova / TWO32) >>> 0
+  const rsvdHi = rsvd.hi
+  // Unrolled by level (a loop indexed by level runs ~3× slower). Table addresses stay int32
+  // arithmetic: memory is at most 4 GiB (VtdIommu checks), so a table address with bits above 31
+  // set lies outside memory. Only a leaf's address may be larger.
+  if (root + 4096 > size) return fail(out, levels, 0, SL_WALK_ACCESS_ERROR)
+  let table = root >>> 0
+  let perms = 3
+  let e: number
+  let eh: number
+  let w: number
+  if (levels === 4) {
+    w = (table >>> 2) + (((hi >>> 7) & 511) << 1)
+    e = u32[w]
+    eh = u32[w + 1]
+    if ((e & 3) === 0) return fail(out, 4, 1, SL_WALK_PERMISSION)
+    if ((e & rsvd.lo[4]) !== 0 || (eh & rsvdHi) !== 0) return fail(out, 4, 1, SL_WALK_RESERVED)
+    perms &= e
+    if ((perms & access) === 0) return fail(out, 4, 1, SL_WALK_PERMISSION)
+    table = (e & SL_PTE.ADDR_LO) >>> 0
+    if ((eh & 0xfffff) !== 0 || table + 4096 > size) return fail(out, 3, 1, SL_WALK_ACCESS_ERROR)
+  }
+  const n3 = levels - 2 // entries read once level 3 is read
+  // Level 3: table or 1 GiB leaf.
+  w = (table >>> 2) + ((((lo >>> 30) | (hi << 2)) & 511) << 1)
+  e = u32[w]
+  eh = u32[w + 1]
+  if ((e & 3) === 0) return fail(out, 3, n3, SL_WALK_PERMISSION)
+  if ((e & SL_PTE.PS) !== 0) {
+    if ((e & rsvd.loLeaf[3]) !== 0 || (eh & rsvdHi) !== 0) return fail(out, 3, n3, SL_WALK_RESERVED)
+    return leaf(out, perms & e, access, e, eh, lo & 0x3fffffff, 3, n3)
+  }
+  if ((e & rsvd.lo[3]) !== 0 || (eh & rsvdHi) !== 0) return fail(out, 3, n3, SL_WALK_RESERVED)
+  perms &= e
+  if ((perms & access) === 0) return fail(out, 3, n3, SL_WALK_PERMISSION)
+  table = (e & SL_PTE.ADDR_LO) >>> 0
+  if ((eh & 0xfffff) !== 0 || table + 4096 > size) return fail(out, 2, n3, SL_WALK_ACCESS_ERROR)
+  // Level 2: table or 2 MiB leaf.
+  w = (table >>> 2) + (((lo >>> 21) & 511) << 1)
+  e = u32[w]
+  eh = u32[w + 1]
+  if ((e & 3) === 0) return fail(out, 2, n3 + 1, SL_WALK_PERMISSION)
+  if ((e & SL_PTE.PS) !== 0) {
+    if ((e & rsvd.loLeaf[2]) !== 0 || (eh & rsvdHi) !== 0) return fail(out, 2, n3 + 1, SL_WALK_RESERVED)
+    return leaf(out, perms & e, access, e, eh, lo & 0x1fffff, 2, n3 + 1)
+  }
+  if ((e & rsvd.lo[2]) !== 0 || (eh & rsvdHi) !== 0) return fail(out, 2, n3 + 1, SL_WALK_RESERVED)
+  perms &= e
+  if ((perms & access) === 0) return fail(out, 2, n3 + 1, SL_WALK_PERMISSION)
+  table = (e & SL_PTE.ADDR_LO) >>> 0
+  if ((eh & 0xfffff) !== 0 || table + 4096 > size) return fail(out, 1, n3 + 1, SL_WALK_ACCESS_ERROR)
+  // Level 1: 4 KiB leaf.
+  w = (table >>> 2) + (((lo >>> 12) & 511) << 1)
+  e = u32[w]
+  eh = u32[w + 1]
+  if ((e & 3) === 0) return fail(out, 1, n3 + 2, SL_WALK_PERMISSION)
+  if ((e & rsvd.lo[1]) !== 0 || (eh & rsvdHi) !== 0) return fail(out, 1, n3 + 2, SL_WALK_RESERVED)
+  return leaf(out, perms & e, access, e, eh, lo & 0xfff, 1, n3 + 2)
+}
+
+function leaf(
+  out: SlWalkResult,
+  perms: number,
+  access: number,
+  e: number,
+  eh: number,
+  offset: number,
+  level: number,
+  reads: number,
+): number {
+  perms &= 3
+  if ((perms & access) === 0) return fail(out, level, reads, SL_WALK_PERMISSION)
+  const addr = (eh & 0xfffff) * TWO32 + ((e & SL_PTE.ADDR_LO) >>> 0)
+  out.pa = addr + offset
+  out.leafBase = addr
+  out.leafLevel = level
+  out.perms = perms
+  out.faultLevel = 0
+  out.entriesRead = reads
+  return SL_WALK_OK
+}
+
+function fail(out: SlWalkResult, level: number, reads: number, code: number): number {
+  out.faultLevel = level
+  out.entriesRead = reads
+  return code
+}
+
+/** Concurrent mode: the same rules, each entry one 64-bit Atomics.load (kept out of the fast path). */
+function slWalkAtomic(
+  memory: PhysicalMemory,
+  root: number,
+  levels: number,
+  iova: number,
+  access: number,
+  rsvd: SlReservedMasks,
+  out: SlWalkResult,
+): number {
   const size = memory.size
   const ivaLo = iova >>> 0
   const ivaHi = (iova / TWO32) >>> 0
+  if (root + 4096 > size) return fail(out, levels, 0, SL_WALK_ACCESS_ERROR)
   let table = root
   let perms = 3
   let reads = 0
@@ -70,62 +172,23 @@ export function slWalk(
     else if (level === 2) index = (ivaLo >>> 21) & 511
     else if (level === 3) index = ((ivaLo >>> 30) | (ivaHi << 2)) & 511
     else index = (ivaHi >>> 7) & 511
-    if (table + 4096 > size) {
-      out.faultLevel = level
-      out.entriesRead = reads
-      return SL_WALK_ACCESS_ERROR
-    }
-    const pa = table + index * 8
-    let lo: number
-    let hi: number
-    if (atomic) {
-      const v = Atomics.load(memory.i64, pa / 8)
-      lo = Number(BigInt.asUintN(32, v))
-      hi = Number(BigInt.asUintN(32, v >> 32n))
-    } else {
-      const w = pa >>> 2
-      lo = u32[w]
-      hi = u32[w + 1]
-    }
+    const v = Atomics.load(memory.i64, (table + index * 8) / 8)
+    const lo = Number(BigInt.asUintN(32, v))
+    const hi = Number(BigInt.asUintN(32, v >> 32n))
     reads++
     const rw = lo & 3
-    if (rw === 0) {
-      out.faultLevel = level
-      out.entriesRead = reads
-      return SL_WALK_PERMISSION
-    }
-    // PS at level 4 is reserved (caught by rsvd.lo[4]), never a leaf.
-    const leaf = level === 1 || (level !== 4 && (lo & SL_PTE.PS) !== 0)
-    const loMask = leaf && level !== 1 ? rsvd.loLeaf[level] : rsvd.lo[level]
-    if ((lo & loMask) !== 0 || (hi & rsvd.hi) !== 0) {
-      out.faultLevel = level
-      out.entriesRead = reads
-      return SL_WALK_RESERVED
+    if (rw === 0) return fail(out, level, reads, SL_WALK_PERMISSION)
+    const isLeaf = level === 1 || (level !== 4 && (lo & SL_PTE.PS) !== 0)
+    const loMask = isLeaf && level !== 1 ? rsvd.loLeaf[level] : rsvd.lo[level]
+    if ((lo & loMask) !== 0 || (hi & rsvd.hi) !== 0) return fail(out, level, reads, SL_WALK_RESERVED)
+    if (isLeaf) {
+      const offset = level === 1 ? ivaLo & 0xfff : level === 2 ? ivaLo & 0x1fffff : ivaLo & 0x3fffffff
+      return leaf(out, perms & rw, access, lo, hi, offset, level, reads)
     }
     perms &= rw
-    if ((perms & access) === 0) {
-      out.faultLevel = level
-      out.entriesRead = reads
-      return SL_WALK_PERMISSION
-    }
-    const addr = (hi & 0xfffff) * TWO32 + ((lo & SL_PTE.ADDR_LO) >>> 0)
-    if (leaf) {
-      let offset: number
-      if (level === 1) offset = ivaLo & 0xfff
-      else if (level === 2) offset = ivaLo & 0x1fffff
-      else offset = ivaLo & 0x3fffffff
-      out.pa = addr + offset
-      out.leafBase = addr
-      out.leafLevel = level
-      out.perms = perms
-      out.faultLevel = 0
-      out.entriesRead = reads
-      return SL_WALK_OK
-    }
-    table = addr
+    if ((perms & access) === 0) return fail(out, level, reads, SL_WALK_PERMISSION)
+    table = (hi & 0xfffff) * TWO32 + ((lo & SL_PTE.ADDR_LO) >>> 0)
+    if (table + 4096 > size) return fail(out, level - 1, reads, SL_WALK_ACCESS_ERROR)
   }
-  // Unreachable: level 1 is always a leaf.
-  out.faultLevel = 1
-  out.entriesRead = reads
-  return SL_WALK_RESERVED
+  return fail(out, 1, reads, SL_WALK_RESERVED)
 }
