@@ -9,7 +9,7 @@ import {
   QI_PC_GRAN,
   type InvDesc,
 } from './invalidation-descriptors.js'
-import type { Iotlb } from './iotlb.js'
+import type { VtdIotlb } from './iotlb.js'
 import type { PasidCache } from './pasid-cache.js'
 import type { VtdRegisterFile } from './register-file.js'
 import {
@@ -64,7 +64,7 @@ export class InvalidationQueue {
     private readonly memory: PhysicalMemory,
     private readonly seqlock: EntrySeqlock | undefined,
     private readonly regs: VtdRegisterFile,
-    private readonly caches: { context: ContextCache; pasid: PasidCache; iotlb: Iotlb },
+    private readonly caches: { context: ContextCache; pasid: PasidCache; iotlb: VtdIotlb },
   ) {
     this.i32 = new Int32Array(memory.buffer)
   }

@@ -172,7 +172,7 @@ export class IotlbDomain {
   }
 }
 
-export class Iotlb {
+export class VtdIotlb {
   private readonly domains = new Map<number, IotlbDomain>()
 
   /** The (persistent) tag object for (did, pasid); created on first use. */

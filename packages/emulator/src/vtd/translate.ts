@@ -22,7 +22,7 @@ import { aboveHawHi, entryAddr, readChunk128, readQword } from './entry-chunk.js
 import { type FaultFate, FaultRecorder } from './fault-recording.js'
 import { VTD_FR } from './fault-reasons.js'
 import { InvalidationQueue } from './invalidation-queue.js'
-import { Iotlb, NO_PASID } from './iotlb.js'
+import { VtdIotlb, NO_PASID } from './iotlb.js'
 import { PasidCache } from './pasid-cache.js'
 import { PASID_DIR_ENTRY, pasidDirEntryReserved } from './pasid-directory.js'
 import { PASID_ENTRY, PGTT, pasidEntryReserved } from './pasid-entry.js'
@@ -103,7 +103,7 @@ export class VtdIommu implements IommuTranslator {
   readonly haw: number
   readonly contextCache = new ContextCache()
   readonly pasidCache = new PasidCache()
-  readonly iotlb = new Iotlb()
+  readonly iotlb = new VtdIotlb()
   readonly faults: FaultRecorder
   readonly invalidation: InvalidationQueue
   readonly stats: VtdTranslationStats = {
