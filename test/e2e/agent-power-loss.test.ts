@@ -45,6 +45,8 @@ test('killing an emulated fleet mid-update: in-flight updates end FAILED_HELD, q
     kernel: KERNEL,
     strategy: 'serialise',
     selector: { labels: { fleet: 'emu-pl' } },
+    // All four at once, and the held hosts must not halt it: this test is about delivery.
+    policy: { canary: 0, maxConcurrent: '100%', errorBudget: '100%', onUnverified: 'continue' },
   })
   assert.equal(created.status, 201)
   const rolloutId = created.body.id

@@ -20,13 +20,17 @@ before(async () => {
 after(async () => p?.close())
 
 // Asynchronous on purpose: the controller under test runs in this process and must keep answering.
-function hitless(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+function hitless(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['packages/cli/bin/hitless.mjs', ...args],
       { env: { ...process.env, HITLESS_URL: p.url, HITLESS_TOKEN: p.adminToken, ...env }, encoding: 'utf8' },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, out: stdout, err: stderr }),
+      (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code ?? 1) : 0, out: stdout, err: stderr }),
     )
   })
 }

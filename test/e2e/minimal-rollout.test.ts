@@ -32,6 +32,8 @@ test('a rollout over 5 emulated hosts runs every step on each and records an unv
     kernel: KERNEL,
     strategy: 'serialise',
     selector: { labels: { fleet: 'emu-min' } },
+    // These stub hosts upload no snapshots: every verdict is unverified, which pauses by default.
+    policy: { onUnverified: 'continue', maxConcurrent: '100%' },
   })
   assert.equal(created.status, 201, JSON.stringify(created.body))
   assert.equal(created.body.summary.hosts, 5)

@@ -15,6 +15,12 @@ export interface ControllerConfig {
   /** A host silent for this long is OFFLINE; an update in flight on it becomes FAILED_HELD. */
   heartbeatTimeoutMs: number
   shutdownDeadlineMs: number
+  /** Requests per minute per token (or per address when unauthenticated); 0 turns limits off. */
+  rateLimitPerMinute: number
+  /** Dashboard logins per minute per address. */
+  loginPerMinute: number
+  /** Mark session cookies Secure (set it behind TLS). */
+  secureCookies: boolean
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
@@ -43,5 +49,8 @@ export function loadControllerConfig(env: NodeJS.ProcessEnv = process.env): Cont
     loopIntervalMs: int(env, 'HITLESS_LOOP_MS', 1000),
     heartbeatTimeoutMs: int(env, 'HITLESS_HEARTBEAT_TIMEOUT_MS', 30000),
     shutdownDeadlineMs: int(env, 'HITLESS_SHUTDOWN_MS', 10000),
+    rateLimitPerMinute: int(env, 'HITLESS_RATE_LIMIT', 1200),
+    loginPerMinute: int(env, 'HITLESS_LOGIN_RATE_LIMIT', 10),
+    secureCookies: env.HITLESS_SECURE_COOKIES === '1',
   }
 }

@@ -3,6 +3,7 @@ import { toHitlessError } from '@hitless/protocol'
 import { loadAgentConfig } from './config.js'
 import { emulatedFleet } from './fleet.js'
 import { HostAgent } from './host-agent.js'
+import { parseStubFaults } from './runtime/stub-emulated-host.js'
 
 async function main(): Promise<void> {
   const cfg = loadAgentConfig(process.argv.slice(2))
@@ -11,7 +12,10 @@ async function main(): Promise<void> {
       'running on a real host needs the real-iommufd backend, which is not built yet: use --hosts N for an emulated fleet',
     )
   }
-  const agent = new HostAgent(cfg, emulatedFleet(cfg.agentId, cfg.hosts, cfg.stepMs), (m) => console.log(m))
+  const fleet = emulatedFleet(cfg.agentId, cfg.hosts, cfg.stepMs, {
+    faults: parseStubFaults(process.env.HITLESS_EMU_FAULTS),
+  })
+  const agent = new HostAgent(cfg, fleet, (m) => console.log(m))
   await agent.start()
   const stop = async () => {
     await agent.stop()

@@ -1,6 +1,7 @@
 import Type from 'typebox'
 import { HardwareSchema } from '../enums/hardware.js'
 import { LabelsSchema } from './common.js'
+import { HostUpdateSchema } from './update.js'
 
 export const HOST_STATES = ['REGISTERED', 'READY', 'CORDONED', 'UPDATING', 'FAILED_HELD', 'OFFLINE'] as const
 export type HostState = (typeof HOST_STATES)[number]
@@ -27,3 +28,10 @@ export const HostListQuerySchema = Type.Object({
   /** Label selector `key=value,key2=value2` (all must match). */
   selector: Type.Optional(Type.String({ maxLength: 1000 })),
 })
+
+/** One host with its update history, newest first. */
+export const HostDetailSchema = Type.Object(
+  { ...HostSchema.properties, updates: Type.Array(HostUpdateSchema) },
+  { $id: 'HostDetail' },
+)
+export type HostDetail = Type.Static<typeof HostDetailSchema>

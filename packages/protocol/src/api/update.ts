@@ -55,6 +55,10 @@ export const HostUpdateSchema = Type.Object(
     hostName: Type.String(),
     state: HostUpdateStateSchema,
     attempt: Type.Integer(),
+    /** Index of the wave the host is in (0 is the canary wave when there is one). */
+    wave: Type.Union([Type.Integer(), Type.Null()]),
+    startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     fromKernel: Type.Union([Type.String(), Type.Null()]),
     toKernel: Type.String(),
     blackoutMs: Type.Union([Type.Number(), Type.Null()]),
@@ -65,3 +69,10 @@ export const HostUpdateSchema = Type.Object(
   { $id: 'HostUpdate' },
 )
 export type HostUpdate = Type.Static<typeof HostUpdateSchema>
+
+export const UpdateListQuerySchema = Type.Object({
+  rolloutId: Type.Optional(Type.String({ maxLength: 200 })),
+  hostId: Type.Optional(Type.String({ maxLength: 200 })),
+  state: Type.Optional(HostUpdateStateSchema),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+})

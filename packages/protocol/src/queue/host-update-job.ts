@@ -12,5 +12,9 @@ export const HostUpdateJobSchema = Type.Object({
   epoch: Type.Integer({ minimum: 0 }),
   strategy: StrategySchema,
   kernel: KernelSpecSchema,
+  /** `rollback`: back to the kernel the host ran before a halted rollout. Default forward. */
+  direction: Type.Optional(Type.Enum(['forward', 'rollback'])),
+  /** Handover format both kernels read: the older of their two (see KernelSpec.handoverFormat). */
+  handoverFormat: Type.Optional(Type.Integer({ minimum: 1 })),
 })
 export type HostUpdateJob = Type.Static<typeof HostUpdateJobSchema>

@@ -1,23 +1,46 @@
+import { randomUUID } from 'node:crypto'
 import type { Db } from '@hitless/db'
-import { HitlessError, type KernelSpec, type Strategy } from '@hitless/protocol'
+import { HitlessError, type HostUpdateJob, type RolloutPhase, type Strategy } from '@hitless/protocol'
+import { planNext } from '../planner/plan-next.js'
+import type { PlannerAction, PlannerRollout } from '../planner/types.js'
 import type { QueueRepository } from '../queues/queue.repository.js'
+import type { KernelService } from '../services/kernel.service.js'
 import { LeaseService } from '../services/lease.service.js'
+import { lockRollout, type RolloutService } from '../services/rollout.service.js'
+import { loadPlannerRollouts } from './rollout-state.repository.js'
+
+type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0]
+
+export interface LoopObserver {
+  /** A wave ended after `seconds` (for the wave-duration histogram). */
+  waveFinished?(rolloutId: string, wave: number, seconds: number): void
+  /** The loop applied actions to a rollout (for logs). */
+  applied?(rolloutId: string, actions: PlannerAction[]): void
+}
 
 /**
- * The leader's reconcile loop. PostgreSQL is the truth; every tick re-derives what is owed from it
- * and makes Redis match (job ids make that idempotent), so a crash of a controller or a loss of
- * Redis loses no decision. Only the lease holder acts, and each write is fenced by its epoch.
+ * The leader's reconcile loop. PostgreSQL is the truth: each tick reads every active rollout,
+ * asks the pure planner (planner/plan-next.ts) what to do, and carries the actions out in one
+ * transaction per rollout that first checks the lease epoch is still this replica's (a stale
+ * leader's writes are refused) and locks the rollout row (operator actions serialise with it).
+ * Jobs are enqueued after the commit, carrying the epoch; if the leader dies between commit and
+ * enqueue, the next leader re-enqueues every QUEUED update on takeover (job ids make it idempotent).
  */
 export class ControllerLoop {
   private timer: NodeJS.Timeout | undefined
   private running = false
+  private again = false
   private lastEpoch: number | undefined
   private ticks = 0
+  private reenqueueOwed = false
+  observer: LoopObserver = {}
 
   constructor(
     private readonly db: Db,
     private readonly queues: QueueRepository,
     private readonly lease: LeaseService,
+    private readonly rollouts: RolloutService,
+    private readonly kernels: KernelService,
     private readonly opts: { intervalMs: number; heartbeatTimeoutMs: number },
     private readonly log: (msg: string) => void = () => {},
   ) {}
@@ -36,99 +59,263 @@ export class ControllerLoop {
     while (this.running) await new Promise((r) => setTimeout(r, 20))
   }
 
-  /** Runs one reconcile pass now (also called right after a rollout is created). */
+  /** Asks for a tick soon (a host finished, a rollout was created); harmless on a follower. */
+  kick(): void {
+    if (this.timer === undefined) return
+    if (this.running) {
+      this.again = true
+      return
+    }
+    void this.tick().catch((e: unknown) => this.log(`controller loop: ${(e as Error).message}`))
+  }
+
+  /** Runs one reconcile pass now. */
   async tick(now = new Date()): Promise<void> {
-    if (this.running) return
+    if (this.running) {
+      this.again = true
+      return
+    }
     this.running = true
     try {
-      const epoch = await this.lease.tryAcquire(now)
-      if (epoch === undefined) return
-      const takeover = epoch !== this.lastEpoch
-      if (takeover) this.log(`controller ${this.lease.holder} leads with epoch ${epoch}`)
-      this.lastEpoch = epoch
-      this.ticks++
-      await this.dispatchPending(epoch)
-      // Re-enqueue what PostgreSQL says is queued: after a takeover, and now and then, in case a
-      // leader died between its commit and its enqueue, or Redis lost the job.
-      if (takeover || this.ticks % 30 === 0) await this.reenqueueQueued()
-      await this.enqueueOwedVerifications()
-      await this.expireSilentHosts(now)
-      await this.completeRollouts()
+      let first = true
+      do {
+        this.again = false
+        await this.pass(first ? now : new Date())
+        first = false
+      } while (this.again && this.timer !== undefined)
     } finally {
       this.running = false
     }
   }
 
-  private async fenced<T>(
-    epoch: number,
-    fn: (tx: Parameters<Parameters<Db['$transaction']>[0]>[0]) => Promise<T>,
-  ): Promise<T> {
-    return this.db.$transaction(async (tx) => {
-      if (!(await LeaseService.isCurrent(tx, epoch))) {
-        throw new HitlessError(
-          'HITLESS_E_STALE_CLAIM',
-          `epoch ${epoch} is no longer the controller lease's: write refused`,
-        )
-      }
-      return fn(tx)
-    })
+  private async pass(now: Date): Promise<void> {
+    const epoch = await this.lease.tryAcquire(now)
+    if (epoch === undefined) {
+      this.lastEpoch = undefined
+      return
+    }
+    const takeover = epoch !== this.lastEpoch
+    if (takeover) this.log(`controller ${this.lease.holder} leads with epoch ${epoch}`)
+    this.lastEpoch = epoch
+    this.ticks++
+    // Re-enqueue what PostgreSQL says is queued: after a takeover, after a failed enqueue, and
+    // now and then, in case a leader died between its commit and its enqueue or Redis lost a job.
+    if (takeover || this.reenqueueOwed || this.ticks % 30 === 0) await this.reenqueueQueued()
+    await this.expireSilentHosts(epoch, now)
+    for (const r of await loadPlannerRollouts(this.db)) {
+      const actions = planNext(r, now)
+      if (actions.length) await this.apply(epoch, r, actions, now)
+    }
+    await this.enqueueOwedVerifications()
   }
 
-  private async dispatchPending(epoch: number): Promise<void> {
-    const pending = await this.db.hostUpdate.findMany({
-      where: { state: 'PENDING', rollout: { phase: 'RUNNING' } },
-      include: { host: true, rollout: { include: { kernel: true } } },
-      take: 500,
-    })
-    if (pending.length === 0) return
-    const ids = pending.map((u) => u.id)
-    const claimed = await this.fenced(epoch, (tx) =>
-      tx.hostUpdate.updateMany({
-        where: { id: { in: ids }, state: 'PENDING' },
-        data: { state: 'QUEUED', dispatchEpoch: epoch },
-      }),
+  /** Runs `fn` in a transaction that first checks `epoch` still holds the lease. */
+  async fenced<T>(epoch: number, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.db.$transaction(
+      async (tx) => {
+        if (!(await LeaseService.isCurrent(tx, epoch))) {
+          throw new HitlessError(
+            'HITLESS_E_STALE_CLAIM',
+            `epoch ${epoch} is no longer the controller lease's: write refused`,
+            { epoch },
+          )
+        }
+        return fn(tx)
+      },
+      { timeout: 30000 },
     )
-    if (claimed.count === 0) return
-    for (const u of pending) await this.enqueue({ ...u, dispatchEpoch: epoch })
   }
 
-  private async enqueue(u: {
-    id: string
-    rolloutId: string
-    hostId: string
-    attempt: number
-    dispatchEpoch: number
-    host: { agentId: string }
-    rollout: {
-      strategy: string
-      kernel: { version: string; image: string; initrd: string | null; cmdline: string; sha256: string }
-    }
-  }): Promise<void> {
-    const k = u.rollout.kernel
-    const kernel: KernelSpec = {
-      version: k.version,
-      image: k.image,
-      cmdline: k.cmdline,
-      sha256: k.sha256,
-      ...(k.initrd ? { initrd: k.initrd } : {}),
-    }
-    await this.queues.enqueueHostUpdate(u.host.agentId, {
-      updateId: u.id,
-      rolloutId: u.rolloutId,
-      hostId: u.hostId,
-      attempt: u.attempt,
-      epoch: u.dispatchEpoch,
-      strategy: u.rollout.strategy as Strategy,
-      kernel,
+  /**
+   * Carries out the planner's actions for one rollout, fenced by `epoch`. Skipped when the
+   * rollout's phase changed since it was read (an operator paused or aborted it): the next
+   * tick plans again from the new state.
+   */
+  async apply(
+    epoch: number,
+    r: Pick<PlannerRollout, 'id' | 'phase'>,
+    actions: PlannerAction[],
+    now = new Date(),
+  ) {
+    const toEnqueue: string[] = []
+    const wavesDone: { wave: number; seconds: number }[] = []
+    const applied = await this.fenced(epoch, async (tx) => {
+      const { phase } = await lockRollout(tx, r.id)
+      if (phase !== r.phase) return false
+      let current: RolloutPhase = phase
+      for (const a of actions) {
+        switch (a.kind) {
+          case 'failHeld': {
+            const n = await tx.hostUpdate.updateMany({
+              where: { id: a.updateId, state: 'RUNNING' },
+              data: { state: 'FAILED_HELD', failureReason: a.reason, finishedAt: now },
+            })
+            if (n.count) {
+              const u = await tx.hostUpdate.findUniqueOrThrow({
+                where: { id: a.updateId },
+                select: { hostId: true },
+              })
+              await tx.host.update({ where: { id: u.hostId }, data: { state: 'FAILED_HELD' } })
+              await this.audit(tx, 'update.fail-held', a.updateId, { rolloutId: r.id, reason: a.reason })
+            }
+            break
+          }
+          case 'halt':
+          case 'pause':
+          case 'complete':
+            current = a.kind === 'halt' ? 'HALTED' : a.kind === 'pause' ? 'PAUSED' : 'COMPLETED'
+            await tx.rollout.update({ where: { id: r.id }, data: { phase: current, phaseReason: a.reason } })
+            await this.audit(tx, `rollout.${a.kind}`, r.id, { reason: a.reason, epoch })
+            break
+          case 'startWave':
+            await tx.wave.updateMany({
+              where: { rolloutId: r.id, index: a.wave, startedAt: null },
+              data: { startedAt: now },
+            })
+            break
+          case 'finishWave': {
+            const w = await tx.wave.findFirst({ where: { rolloutId: r.id, index: a.wave } })
+            if (w && !w.finishedAt) {
+              await tx.wave.update({ where: { id: w.id }, data: { finishedAt: now } })
+              if (w.startedAt)
+                wavesDone.push({ wave: a.wave, seconds: (now.getTime() - w.startedAt.getTime()) / 1000 })
+            }
+            break
+          }
+          case 'dispatch': {
+            const n = await tx.hostUpdate.updateMany({
+              where: { id: a.updateId, state: 'PENDING' },
+              data: { state: 'QUEUED', dispatchEpoch: epoch },
+            })
+            if (n.count) toEnqueue.push(a.updateId)
+            break
+          }
+          case 'wait':
+            await tx.rollout.updateMany({
+              where: { id: r.id, NOT: { phaseReason: a.reason } },
+              data: { phaseReason: a.reason },
+            })
+            break
+          case 'startRollback':
+            await this.createRollback(tx, r.id, a.updateIds)
+            await this.audit(tx, 'rollout.rollback', r.id, { hosts: a.updateIds.length, epoch })
+            break
+        }
+      }
+      return true
     })
+    if (!applied) return
+    for (const w of wavesDone) this.observer.waveFinished?.(r.id, w.wave, w.seconds)
+    this.observer.applied?.(r.id, actions)
+    await this.enqueueUpdates(toEnqueue)
+  }
+
+  /** The loop's decisions go to the audit log with the operators' actions (actor `controller`). */
+  private async audit(
+    tx: Tx,
+    action: string,
+    target: string,
+    detail: Record<string, unknown>,
+  ): Promise<void> {
+    await tx.auditEvent.create({
+      data: { actor: `controller ${this.lease.holder}`, action, target, detail: detail as object },
+    })
+  }
+
+  /** The rollback of a halted rollout: a new rollout returning its updated hosts to their old kernels. */
+  private async createRollback(tx: Tx, parentId: string, updateIds: string[]): Promise<void> {
+    const parent = await tx.rollout.findUniqueOrThrow({ where: { id: parentId } })
+    const updates = await tx.hostUpdate.findMany({
+      where: { id: { in: updateIds } },
+      include: { host: true },
+    })
+    const targets = new Map<string, { kernelId: string; version: string; handoverFormat: number }>()
+    for (const u of updates) {
+      const k = u.fromKernel ? await this.kernels.latestOfVersion(u.fromKernel, tx) : undefined
+      if (k) targets.set(u.hostId, { kernelId: k.id, version: k.version, handoverFormat: k.handoverFormat })
+    }
+    const hosts = updates.filter((u) => targets.has(u.hostId)).map((u) => u.host)
+    if (hosts.length === 0) return
+    const policy = { ...(parent.policy as Record<string, unknown>) }
+    const id = `ro-${randomUUID()}`
+    await tx.rollout.create({
+      data: {
+        id,
+        name: `rollback of ${parent.name}`,
+        kernelId: targets.get(hosts[0].id)!.kernelId,
+        strategy: parent.strategy,
+        policy: {
+          ...policy,
+          canary: 0,
+          waves: ['100%'],
+          onHalt: 'keep',
+          selector: { names: hosts.map((h) => h.name) },
+        },
+        phase: 'RUNNING',
+        rollbackOf: parentId,
+        createdBy: 'controller (onHalt rollback)',
+      },
+    })
+    await this.rollouts.writePlan(
+      tx,
+      id,
+      [{ index: 0, kind: 'wave', hostIds: hosts.map((h) => h.id) }],
+      hosts,
+      '',
+      1,
+      targets,
+    )
+    await tx.rollout.update({
+      where: { id: parentId },
+      data: {
+        phaseReason: `${parent.phaseReason ?? 'halted'}; rolling back ${hosts.length} host(s) in ${id}`,
+      },
+    })
+  }
+
+  private async enqueueUpdates(ids: string[]): Promise<void> {
+    if (ids.length === 0) return
+    const rows = await this.db.hostUpdate.findMany({
+      where: { id: { in: ids } },
+      include: { host: { select: { agentId: true } }, rollout: { include: { kernel: true } } },
+    })
+    const kernelIds = [...new Set(rows.flatMap((u) => (u.targetKernelId ? [u.targetKernelId] : [])))]
+    const targets = new Map(
+      (await this.db.kernel.findMany({ where: { id: { in: kernelIds } } })).map((k) => [k.id, k]),
+    )
+    for (const u of rows) {
+      const k = (u.targetKernelId && targets.get(u.targetKernelId)) || u.rollout.kernel
+      const job: HostUpdateJob = {
+        updateId: u.id,
+        rolloutId: u.rolloutId,
+        hostId: u.hostId,
+        attempt: u.attempt,
+        epoch: u.dispatchEpoch,
+        strategy: u.rollout.strategy as Strategy,
+        kernel: {
+          version: k.version,
+          image: k.image,
+          cmdline: k.cmdline,
+          sha256: k.sha256,
+          handoverFormat: k.handoverFormat,
+          ...(k.initrd ? { initrd: k.initrd } : {}),
+        },
+        direction: u.rollout.rollbackOf ? 'rollback' : 'forward',
+        handoverFormat: u.handoverFormat,
+      }
+      try {
+        await this.queues.enqueueHostUpdate(u.host.agentId, job)
+      } catch (e) {
+        this.reenqueueOwed = true
+        this.log(`enqueue of update ${u.id} failed (retried next tick): ${(e as Error).message}`)
+      }
+    }
   }
 
   private async reenqueueQueued(): Promise<void> {
-    const queued = await this.db.hostUpdate.findMany({
-      where: { state: 'QUEUED' },
-      include: { host: true, rollout: { include: { kernel: true } } },
-    })
-    for (const u of queued) await this.enqueue(u)
+    this.reenqueueOwed = false
+    const queued = await this.db.hostUpdate.findMany({ where: { state: 'QUEUED' }, select: { id: true } })
+    await this.enqueueUpdates(queued.map((u) => u.id))
   }
 
   private async enqueueOwedVerifications(): Promise<void> {
@@ -140,13 +327,13 @@ export class ControllerLoop {
   }
 
   /** A host silent past the deadline is OFFLINE; an update running on it is failed and held. */
-  private async expireSilentHosts(now: Date): Promise<void> {
+  private async expireSilentHosts(epoch: number, now: Date): Promise<void> {
     const cutoff = new Date(now.getTime() - this.opts.heartbeatTimeoutMs)
     const silent = await this.db.host.findMany({
       where: { lastHeartbeat: { lt: cutoff }, state: { notIn: ['OFFLINE', 'FAILED_HELD'] } },
     })
     for (const h of silent) {
-      await this.db.$transaction(async (tx) => {
+      await this.fenced(epoch, async (tx) => {
         const running = await tx.hostUpdate.updateMany({
           where: { hostId: h.id, state: 'RUNNING' },
           data: {
@@ -160,21 +347,6 @@ export class ControllerLoop {
           data: { state: running.count ? 'FAILED_HELD' : 'OFFLINE' },
         })
       })
-    }
-  }
-
-  private async completeRollouts(): Promise<void> {
-    const running = await this.db.rollout.findMany({
-      where: { phase: 'RUNNING' },
-      include: { updates: { select: { state: true } } },
-    })
-    for (const r of running) {
-      const open = r.updates.some((u) => ['PENDING', 'QUEUED', 'RUNNING', 'VERIFYING'].includes(u.state))
-      if (open) continue
-      const failed = r.updates.filter((u) => u.state === 'FAILED' || u.state === 'FAILED_HELD').length
-      const review = r.updates.filter((u) => u.state === 'NEEDS_REVIEW').length
-      const reason = `${r.updates.length - failed - review} succeeded, ${failed} failed, ${review} need review`
-      await this.db.rollout.update({ where: { id: r.id }, data: { phase: 'COMPLETED', phaseReason: reason } })
     }
   }
 }

@@ -37,7 +37,7 @@ export class QueueRepository {
 
   async enqueueHostUpdate(agentId: string, job: HostUpdateJob): Promise<void> {
     await this.queue(hostUpdateQueueName(agentId)).add('host-update', job, {
-      jobId: hostUpdateJobId(job.rolloutId, job.hostId, job.attempt),
+      jobId: hostUpdateJobId(job.rolloutId, job.hostId, job.attempt, job.epoch),
       // Retries are the controller's decision (a new attempt), not BullMQ's: a failed live
       // update must never be silently re-run.
       attempts: 1,

@@ -119,6 +119,7 @@ export const agentRoutes =
       async (req) => {
         const verifying = await ctx.agent.finish(req.principal!, req.params.id, req.body)
         if (verifying) await ctx.queues.enqueueVerify({ updateId: req.params.id, attempt: req.body.attempt })
+        ctx.loop.kick()
         return { verifying }
       },
     )

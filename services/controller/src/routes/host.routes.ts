@@ -1,8 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { ErrorBodySchema, HostListQuerySchema, HostSchema, IdParamsSchema } from '@hitless/protocol'
+import {
+  ErrorBodySchema,
+  HostDetailSchema,
+  HostListQuerySchema,
+  HostSchema,
+  IdParamsSchema,
+} from '@hitless/protocol'
 import type { ControllerContext } from '../context.js'
 import { parseSelector } from '../services/label-selector.js'
+import { READ_ERRORS, WRITE_ERRORS } from './errors.js'
 
 export const hostRoutes =
   (ctx: ControllerContext): FastifyPluginAsyncTypebox =>
@@ -13,9 +20,9 @@ export const hostRoutes =
         config: { access: 'viewer' },
         schema: {
           tags: ['hosts'],
-          summary: 'List hosts, filtered by state and label selector',
+          summary: 'List hosts, filtered by state and label selector (`?selector=rack=r1,zone=z2`)',
           querystring: HostListQuerySchema,
-          response: { 200: Type.Array(HostSchema), 400: ErrorBodySchema },
+          response: { 200: Type.Array(HostSchema), ...READ_ERRORS },
         },
       },
       async (req) => ctx.hosts.list({ state: req.query.state, labels: parseSelector(req.query.selector) }),
@@ -27,12 +34,12 @@ export const hostRoutes =
         config: { access: 'viewer' },
         schema: {
           tags: ['hosts'],
-          summary: 'One host, by id or name',
+          summary: 'One host, by id or name, with its update history (newest first)',
           params: IdParamsSchema,
-          response: { 200: HostSchema, 404: ErrorBodySchema },
+          response: { 200: HostDetailSchema, 404: ErrorBodySchema, ...READ_ERRORS },
         },
       },
-      async (req) => ctx.hosts.get(req.params.id),
+      async (req) => ctx.hosts.detail(req.params.id),
     )
 
     for (const [verb, cordoned] of [
@@ -45,14 +52,16 @@ export const hostRoutes =
           config: { access: 'operator' },
           schema: {
             tags: ['hosts'],
-            summary: cordoned ? 'Keep a host out of new rollouts' : 'Let a cordoned host into rollouts again',
+            summary: cordoned
+              ? 'Keep a host out of new rollouts and waves'
+              : 'Let a cordoned host into rollouts again',
             params: IdParamsSchema,
-            response: { 200: HostSchema, 404: ErrorBodySchema },
+            response: { 200: HostSchema, ...WRITE_ERRORS },
           },
         },
         async (req) => {
           const h = await ctx.hosts.setCordoned(req.params.id, cordoned)
-          await ctx.audit.record(req.principal!.name, `host.${verb}`, h.id)
+          await ctx.audit.record(req.principal!.name, `host.${verb}`, h.id, { name: h.name })
           return h
         },
       )

@@ -1,13 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { CreateRolloutBodySchema, ErrorBodySchema, IdParamsSchema, RolloutSchema } from '@hitless/protocol'
+import {
+  CreateRolloutBodySchema,
+  ErrorBodySchema,
+  IdParamsSchema,
+  RolloutActionBodySchema,
+  RolloutDryRunSchema,
+  RolloutListQuerySchema,
+  RolloutSchema,
+} from '@hitless/protocol'
 import type { ControllerContext } from '../context.js'
-
-const DryRunSchema = Type.Object({
-  dryRun: Type.Literal(true),
-  hosts: Type.Array(Type.String()),
-  waves: Type.Array(Type.Object({ index: Type.Integer(), hosts: Type.Array(Type.String()) })),
-})
+import { READ_ERRORS, WRITE_ERRORS } from './errors.js'
 
 export const rolloutRoutes =
   (ctx: ControllerContext): FastifyPluginAsyncTypebox =>
@@ -18,22 +21,22 @@ export const rolloutRoutes =
         config: { access: 'operator' },
         schema: {
           tags: ['rollouts'],
-          summary: 'Start a rolling kernel update (or preview it with dryRun)',
+          summary: 'Start a rolling kernel update (or preview its wave plan with dryRun)',
           description:
-            'Selects hosts by labels and/or names; each selected host must be READY and in no other active rollout. ' +
-            'Send an Idempotency-Key header to make retries of the same create safe.',
+            'Selects hosts by labels and/or names; each selected host must be READY and in no other active rollout (409). ' +
+            'The policy (canary, waves, maxConcurrent, spreadBy, errorBudget, bakeSeconds, windows, blackoutSloMs, ' +
+            'onUnverified, onConsistent, returnDeadlineSeconds, onHalt) is optional; docs/rollout-engine.md gives the defaults. ' +
+            'Semantic errors (a selector matching no host, waves not covering the selection, a percentage over 100, a window ' +
+            'that never opens, an unknown kernel id) are 422 naming the field. Send an Idempotency-Key header to make retries ' +
+            'of the same create safe: the same key and body return the first rollout (200); another body is 409.',
           headers: Type.Object({
             'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
           }),
           body: CreateRolloutBodySchema,
           response: {
             201: RolloutSchema,
-            200: DryRunSchema,
-            400: ErrorBodySchema,
-            401: ErrorBodySchema,
-            403: ErrorBodySchema,
-            409: ErrorBodySchema,
-            422: ErrorBodySchema,
+            200: Type.Union([RolloutDryRunSchema, RolloutSchema]),
+            ...WRITE_ERRORS,
           },
         },
       },
@@ -44,13 +47,16 @@ export const rolloutRoutes =
           req.headers['idempotency-key'],
         )
         if ('dryRun' in result) return reply.status(200).send(result)
-        await ctx.audit.record(req.principal!.name, 'rollout.create', result.id, {
-          kernel: req.body.kernel.version,
-          hosts: result.summary.hosts,
+        if (!result.created) return reply.status(200).send(result.rollout)
+        await ctx.audit.record(req.principal!.name, 'rollout.create', result.rollout.id, {
+          kernel: result.rollout.kernel.version,
+          hosts: result.rollout.summary.hosts,
+          waves: result.rollout.waves.length,
+          policy: result.rollout.policy,
         })
-        // Dispatch now rather than at the next tick; harmless if this replica does not lead.
-        void ctx.loop.tick().catch(() => {})
-        return reply.status(201).send(result)
+        // Plan now rather than at the next tick; harmless if this replica does not lead.
+        ctx.loop.kick()
+        return reply.status(201).send(result.rollout)
       },
     )
 
@@ -61,11 +67,11 @@ export const rolloutRoutes =
         schema: {
           tags: ['rollouts'],
           summary: 'Recent rollouts, newest first',
-          querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })) }),
-          response: { 200: Type.Array(RolloutSchema) },
+          querystring: RolloutListQuerySchema,
+          response: { 200: Type.Array(RolloutSchema), ...READ_ERRORS },
         },
       },
-      async (req) => ctx.rollouts.list(req.query.limit),
+      async (req) => ctx.rollouts.list(req.query),
     )
 
     app.get(
@@ -74,11 +80,84 @@ export const rolloutRoutes =
         config: { access: 'viewer' },
         schema: {
           tags: ['rollouts'],
-          summary: "A rollout with every host's step history and verdict",
+          summary: "A rollout: phase and why, policy, waves, every host's steps and verdict",
           params: IdParamsSchema,
-          response: { 200: RolloutSchema, 404: ErrorBodySchema },
+          response: { 200: RolloutSchema, 404: ErrorBodySchema, ...READ_ERRORS },
         },
       },
       async (req) => ctx.rollouts.get(req.params.id),
+    )
+
+    const actions = [
+      [
+        'pause',
+        'Stop starting hosts (hosts in flight finish)',
+        (id: string, a: string, r?: string) => ctx.rollouts.pause(id, a, r),
+      ],
+      [
+        'resume',
+        'Go on after a pause or a halt; acknowledges the verdict gates of hosts ended so far',
+        (id: string, a: string, r?: string) => ctx.rollouts.resume(id, a, r),
+      ],
+      [
+        'abort',
+        'End the rollout: hosts not started are cancelled, hosts in flight finish',
+        (id: string, a: string, r?: string) => ctx.rollouts.abort(id, a, r),
+      ],
+    ] as const
+    for (const [verb, summary, fn] of actions) {
+      app.post(
+        `/rollouts/:id/${verb}`,
+        {
+          config: { access: 'operator' },
+          schema: {
+            tags: ['rollouts'],
+            summary,
+            params: IdParamsSchema,
+            body: Type.Optional(RolloutActionBodySchema),
+            response: { 200: RolloutSchema, ...WRITE_ERRORS },
+          },
+        },
+        async (req) => {
+          const r = await fn(req.params.id, req.principal!.name, req.body?.reason)
+          await ctx.audit.record(req.principal!.name, `rollout.${verb}`, r.id, {
+            phase: r.phase,
+            ...(req.body?.reason ? { reason: req.body.reason } : {}),
+          })
+          ctx.loop.kick()
+          return r
+        },
+      )
+    }
+
+    app.post(
+      '/rollouts/:id/hosts/:host/retry',
+      {
+        config: { access: 'operator' },
+        schema: {
+          tags: ['rollouts'],
+          summary: 'Give one host a new attempt (failed, held, needing review or cancelled)',
+          description:
+            'The update becomes PENDING with attempt + 1: jobs and claims of the old attempt are refused from then on. A held host is released (you inspected it).',
+          params: Type.Object({
+            id: Type.String({ minLength: 1, maxLength: 200 }),
+            host: Type.String({ minLength: 1, maxLength: 200 }),
+          }),
+          response: { 200: RolloutSchema, ...WRITE_ERRORS },
+        },
+      },
+      async (req) => {
+        const { rollout, previous } = await ctx.rollouts.retry(
+          req.params.id,
+          req.params.host,
+          req.principal!.name,
+        )
+        await ctx.audit.record(req.principal!.name, 'rollout.retry-host', rollout.id, {
+          host: req.params.host,
+          previous,
+        })
+        ctx.loop.kick()
+        return rollout
+      },
     )
   }

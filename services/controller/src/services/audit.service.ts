@@ -1,6 +1,17 @@
 import type { Db } from '@hitless/db'
 
-/** Every operator action lands here (who, what, on which object). */
+export interface AuditEntry {
+  id: string
+  at: string
+  actor: string
+  action: string
+  target: string | null
+  detail: unknown
+}
+
+type Tx = Pick<Db, 'auditEvent'>
+
+/** Every operator action lands here (who, what, on which object), and the loop's decisions too. */
 export class AuditService {
   constructor(private readonly db: Db) {}
 
@@ -9,7 +20,35 @@ export class AuditService {
     action: string,
     target?: string,
     detail?: Record<string, unknown>,
+    tx: Tx = this.db,
   ): Promise<void> {
-    await this.db.auditEvent.create({ data: { actor, action, target, detail: detail as object | undefined } })
+    await tx.auditEvent.create({ data: { actor, action, target, detail: detail as object | undefined } })
+  }
+
+  async list(q: {
+    limit?: number
+    before?: string
+    actor?: string
+    action?: string
+    target?: string
+  }): Promise<AuditEntry[]> {
+    const rows = await this.db.auditEvent.findMany({
+      where: {
+        ...(q.before ? { id: { lt: BigInt(q.before) } } : {}),
+        ...(q.actor ? { actor: q.actor } : {}),
+        ...(q.action ? { action: { startsWith: q.action } } : {}),
+        ...(q.target ? { target: q.target } : {}),
+      },
+      orderBy: { id: 'desc' },
+      take: q.limit ?? 100,
+    })
+    return rows.map((r) => ({
+      id: r.id.toString(),
+      at: r.at.toISOString(),
+      actor: r.actor,
+      action: r.action,
+      target: r.target,
+      detail: r.detail ?? null,
+    }))
   }
 }

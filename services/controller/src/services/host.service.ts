@@ -5,12 +5,13 @@ import {
   type EnrolResponse,
   HitlessError,
   type Host,
+  type HostDetail,
   type HostState,
   hostUpdateQueueName,
   type Labels,
 } from '@hitless/protocol'
 import { matchesLabels } from './label-selector.js'
-import { toHost } from './presenters.js'
+import { toHost, toUpdate, UPDATE_INCLUDE } from './presenters.js'
 import type { TokenService } from './token.service.js'
 
 export class HostService {
@@ -109,6 +110,17 @@ export class HostService {
     const h = await this.db.host.findFirst({ where: { OR: [{ id }, { name: id }] } })
     if (!h) throw new HitlessError('HITLESS_E_NOT_FOUND', `no host ${id}`)
     return toHost(h)
+  }
+
+  async detail(id: string): Promise<HostDetail> {
+    const h = await this.get(id)
+    const updates = await this.db.hostUpdate.findMany({
+      where: { hostId: h.id },
+      include: UPDATE_INCLUDE,
+      orderBy: { createdAt: 'desc' },
+      take: 100,
+    })
+    return { ...h, updates: updates.map(toUpdate) }
   }
 
   async setCordoned(id: string, cordoned: boolean): Promise<Host> {

@@ -1,4 +1,5 @@
-import type { Host, HostUpdate, Labels, Rollout, StepRecord } from '@hitless/protocol'
+import type { Host, HostUpdate, Kernel, Labels, ResolvedPolicy, Rollout, StepRecord } from '@hitless/protocol'
+import { resolvePolicy } from '../planner/policy.js'
 
 // Maps database rows to API bodies; the only place that knows both shapes.
 
@@ -55,6 +56,9 @@ type UpdateRow = {
   host: { name: string }
   state: string
   attempt: number
+  wave: { index: number } | null
+  startedAt: Date | null
+  finishedAt: Date | null
   fromKernel: string | null
   toKernel: string
   blackoutMs: number | null
@@ -76,6 +80,9 @@ export function toUpdate(u: UpdateRow): HostUpdate {
     hostName: u.host.name,
     state: u.state as HostUpdate['state'],
     attempt: u.attempt,
+    wave: u.wave?.index ?? null,
+    startedAt: u.startedAt?.toISOString() ?? null,
+    finishedAt: u.finishedAt?.toISOString() ?? null,
     fromKernel: u.fromKernel,
     toKernel: u.toKernel,
     blackoutMs: u.blackoutMs,
@@ -91,8 +98,12 @@ type RolloutRow = {
   phase: string
   phaseReason: string | null
   strategy: string
+  policy: unknown
+  rollbackOf: string | null
   createdAt: Date
+  createdBy: string | null
   kernel: { id: string; version: string; sha256: string }
+  waves: { index: number; kind: string; hostCount: number; startedAt: Date | null; finishedAt: Date | null }[]
   updates: UpdateRow[]
 }
 
@@ -106,20 +117,53 @@ export function toRollout(r: RolloutRow): Rollout {
     phaseReason: r.phaseReason,
     strategy: r.strategy as Rollout['strategy'],
     kernel: { id: r.kernel.id, version: r.kernel.version, sha256: r.kernel.sha256 },
+    rollbackOf: r.rollbackOf,
+    policy: storedPolicy(r.policy),
     createdAt: r.createdAt.toISOString(),
+    createdBy: r.createdBy,
     summary: {
       hosts: hosts.length,
       succeeded: count(['SUCCEEDED']),
       failed: count(['FAILED', 'FAILED_HELD']),
       needsReview: count(['NEEDS_REVIEW']),
       inProgress: count(['PENDING', 'QUEUED', 'RUNNING', 'VERIFYING']),
+      cancelled: count(['CANCELLED']),
     },
+    waves: [...r.waves]
+      .sort((a, b) => a.index - b.index)
+      .map((w) => ({
+        index: w.index,
+        kind: w.kind as 'canary' | 'wave',
+        hostCount: w.hostCount,
+        startedAt: w.startedAt?.toISOString() ?? null,
+        finishedAt: w.finishedAt?.toISOString() ?? null,
+      })),
     hosts,
   }
 }
 
+/** Rollout.policy as stored: the resolved policy (rollouts older than the engine get defaults). */
+export function storedPolicy(json: unknown): ResolvedPolicy {
+  const { selector: _selector, ...rest } = (json ?? {}) as Record<string, unknown>
+  return resolvePolicy(rest as Partial<ResolvedPolicy> as never)
+}
+
+export function toKernel(k: {
+  id: string
+  version: string
+  image: string
+  initrd: string | null
+  cmdline: string
+  sha256: string
+  handoverFormat: number
+  createdAt: Date
+}): Kernel {
+  return { ...k, createdAt: k.createdAt.toISOString() }
+}
+
 export const UPDATE_INCLUDE = {
   host: { select: { name: true } },
+  wave: { select: { index: true } },
   steps: true,
   verdict: { select: { verdict: true } },
 } as const

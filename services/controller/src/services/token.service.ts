@@ -20,12 +20,31 @@ export const hashToken = (token: string): string => createHash('sha256').update(
 export const newTokenSecret = (prefix: string): string => `${prefix}_${randomBytes(32).toString('base64url')}`
 
 export class TokenService {
-  constructor(private readonly db: Db) {}
+  /**
+   * Authenticated tokens for `cacheMs` (default 2 s): a busy API does not pay a PostgreSQL
+   * round trip per request; a revocation reaches every replica within that time.
+   */
+  private readonly cache = new Map<string, { principal: Principal | undefined; until: number }>()
+
+  constructor(
+    private readonly db: Db,
+    private readonly cacheMs = 2000,
+  ) {}
 
   async create(name: string, role: Role, hostId: string | null = null, secret?: string): Promise<string> {
+    return (await this.issue(name, role, hostId, secret)).token
+  }
+
+  async issue(
+    name: string,
+    role: Role,
+    hostId: string | null = null,
+    secret?: string,
+  ): Promise<{ id: string; token: string }> {
     const token = secret ?? newTokenSecret(role === 'agent' ? 'hla' : 'hlt')
-    await this.db.apiToken.create({ data: { id: randomUUID(), name, role, hash: hashToken(token), hostId } })
-    return token
+    const id = randomUUID()
+    await this.db.apiToken.create({ data: { id, name, role, hash: hashToken(token), hostId } })
+    return { id, token }
   }
 
   /** Ensures the admin token from HITLESS_ADMIN_TOKEN exists (idempotent across restarts). */
@@ -43,13 +62,45 @@ export class TokenService {
   }
 
   async authenticate(secret: string): Promise<Principal | undefined> {
-    const t = await this.db.apiToken.findUnique({ where: { hash: hashToken(secret) } })
-    if (!t || t.revokedAt) return undefined
-    return { tokenId: t.id, name: t.name, role: t.role as Role, hostId: t.hostId }
+    const hash = hashToken(secret)
+    const now = Date.now()
+    const hit = this.cache.get(hash)
+    if (hit && hit.until > now) return hit.principal
+    const t = await this.db.apiToken.findUnique({ where: { hash } })
+    const principal =
+      !t || t.revokedAt ? undefined : { tokenId: t.id, name: t.name, role: t.role as Role, hostId: t.hostId }
+    if (this.cache.size > 10000) this.cache.clear()
+    // Unknown tokens are not cached: a token created on another replica works at once.
+    if (principal) this.cache.set(hash, { principal, until: now + this.cacheMs })
+    return principal
+  }
+
+  async list(): Promise<{ id: string; name: string; role: Role; createdAt: Date; revokedAt: Date | null }[]> {
+    const rows = await this.db.apiToken.findMany({
+      where: { role: { not: 'agent' } },
+      orderBy: { createdAt: 'asc' },
+    })
+    return rows.map((t) => ({
+      id: t.id,
+      name: t.name,
+      role: t.role as Role,
+      createdAt: t.createdAt,
+      revokedAt: t.revokedAt,
+    }))
+  }
+
+  async revoke(id: string): Promise<boolean> {
+    const n = await this.db.apiToken.updateMany({
+      where: { id, revokedAt: null },
+      data: { revokedAt: new Date() },
+    })
+    this.cache.clear()
+    return n.count > 0
   }
 
   /** Replaces a host's agent token (re-enrolment); the old one stops working at once. */
   async rotateHostToken(hostId: string, hostName: string): Promise<string> {
+    this.cache.clear()
     await this.db.apiToken.updateMany({ where: { hostId, revokedAt: null }, data: { revokedAt: new Date() } })
     return this.create(`agent:${hostName}`, 'agent', hostId)
   }

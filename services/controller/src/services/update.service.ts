@@ -3,6 +3,7 @@ import {
   type FaultCounts,
   HitlessError,
   type HostUpdate,
+  type HostUpdateState,
   type Verdict,
   type VerdictBody,
 } from '@hitless/protocol'
@@ -10,6 +11,25 @@ import { toUpdate, UPDATE_INCLUDE } from './presenters.js'
 
 export class UpdateService {
   constructor(private readonly db: Db) {}
+
+  async list(q: {
+    rolloutId?: string
+    hostId?: string
+    state?: HostUpdateState
+    limit?: number
+  }): Promise<HostUpdate[]> {
+    const rows = await this.db.hostUpdate.findMany({
+      where: {
+        ...(q.rolloutId ? { rolloutId: q.rolloutId } : {}),
+        ...(q.hostId ? { OR: [{ hostId: q.hostId }, { host: { name: q.hostId } }] } : {}),
+        ...(q.state ? { state: q.state } : {}),
+      },
+      include: UPDATE_INCLUDE,
+      orderBy: { createdAt: 'desc' },
+      take: q.limit ?? 100,
+    })
+    return rows.map(toUpdate)
+  }
 
   async get(id: string): Promise<HostUpdate> {
     const u = await this.db.hostUpdate.findUnique({ where: { id }, include: UPDATE_INCLUDE })
