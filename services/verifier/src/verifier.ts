@@ -2,7 +2,7 @@ import { Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import type { Db } from '@hitless/db'
 import { parseWith, VERIFY_QUEUE, type Verdict, VerifyJobSchema } from '@hitless/protocol'
-import { judge } from './judge.js'
+import { type Judgement, judge } from './judge.js'
 
 /** Update state a verdict leads to; `unverified` waits for a human (never counted a success). */
 const STATE_FOR: Record<Verdict, 'SUCCEEDED' | 'FAILED' | 'NEEDS_REVIEW'> = {
@@ -15,7 +15,10 @@ const STATE_FOR: Record<Verdict, 'SUCCEEDED' | 'FAILED' | 'NEEDS_REVIEW'> = {
 
 /**
  * Consumes verification jobs: reads the update's snapshots from PostgreSQL (jobs carry only
- * ids), judges, and records the verdict and the update's resulting state in one transaction.
+ * ids; snapshots are gzip-compressed binary there), judges them against the update's target
+ * kernel and the rollout's blackout SLO (`policy.blackoutSloMs`, when set), and records the
+ * verdict, reasons, bounded diff and fault counts with the update's resulting state in one
+ * transaction.
  * Re-running a job is harmless: a recorded verdict is kept.
  */
 export class VerifierService {
@@ -33,14 +36,39 @@ export class VerifierService {
       where: { id: updateId },
       include: {
         verdict: true,
-        snapshots: { select: { phase: true, format: true, digest: true, sizeBytes: true } },
+        rollout: { select: { policy: true } },
+        snapshots: {
+          select: { phase: true, format: true, digest: true, sizeBytes: true, encoding: true, data: true },
+        },
       },
     })
     if (!update) throw new Error(`no update ${updateId}`)
     if (update.verdict) return update.verdict.verdict as Verdict
-    const j = judge(update.snapshots)
+    const slo = (update.rollout.policy as { blackoutSloMs?: unknown } | null)?.blackoutSloMs
+    let j: Judgement
+    try {
+      j = judge(update.snapshots, {
+        targetKernel: update.toKernel,
+        ...(typeof slo === 'number' ? { blackoutSloMs: slo } : {}),
+        ...(update.blackoutMs !== null ? { reportedBlackoutMs: update.blackoutMs } : {}),
+      })
+    } catch (e) {
+      // A verdict is owed whatever the snapshots hold: never leave the update VERIFYING.
+      j = {
+        verdict: 'unverified',
+        reasons: [`verifier could not compare the snapshots: ${(e as Error).message}`],
+      }
+    }
     await this.db.$transaction(async (tx) => {
-      await tx.verdictRecord.create({ data: { updateId, verdict: j.verdict, reasons: j.reasons } })
+      await tx.verdictRecord.create({
+        data: {
+          updateId,
+          verdict: j.verdict,
+          reasons: j.reasons,
+          ...(j.diff !== undefined ? { diff: j.diff as object } : {}),
+          ...(j.faults ? { faults: j.faults } : {}),
+        },
+      })
       await tx.hostUpdate.update({ where: { id: updateId }, data: { state: STATE_FOR[j.verdict] } })
     })
     this.log(`update ${updateId}: ${j.verdict} (${j.reasons.join('; ')})`)
