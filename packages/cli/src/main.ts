@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { ApiClient } from './api-client.js'
 import type { CommandContext } from './command.js'
 import { exitWith, usage } from './cli-error.js'
+import { analyzeCommand } from './commands/analyze.js'
 import { hostsCommand } from './commands/hosts.js'
 import { rolloutCommand } from './commands/rollouts.js'
 
@@ -14,6 +15,7 @@ commands:
   rollout list | get ID
   rollout create --kernel VERSION --image PATH --sha256 HEX --strategy S [--selector k=v,...] [--name N]
                  | --file rollout.json        [--dry-run] [--idempotency-key K]
+  analyze switch [--markdown]                 hitless page-table switch, per hardware (local, no controller)
 
 global options:
   --output table|json   (--json is its alias)
@@ -28,6 +30,7 @@ const COMMANDS: Record<string, (c: CommandContext) => Promise<void>> = {
   host: hostsCommand,
   rollout: rolloutCommand,
   rollouts: rolloutCommand,
+  analyze: analyzeCommand,
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -53,6 +56,7 @@ async function main(argv: string[]): Promise<void> {
         file: { type: 'string', short: 'f' },
         'dry-run': { type: 'boolean' },
         'idempotency-key': { type: 'string' },
+        markdown: { type: 'boolean' },
       },
     })
   } catch (e) {
