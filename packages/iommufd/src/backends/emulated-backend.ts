@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { CpuStorePort, DmaEngine, FrameAllocator, PhysicalMemory } from '@hitless/emulator'
-import type { FaultCounts, Hardware } from '@hitless/protocol'
+import type { FaultCounts, Hardware, Snapshot } from '@hitless/protocol'
 import type {
   DeviceInfo,
   IommufdBackend,
@@ -15,6 +15,7 @@ import type {
   SnapshotHwpt,
   SnapshotIoas,
 } from '../contract/snapshot.js'
+import { type SnapshotOptions, toProtocolSnapshot } from '../contract/to-protocol-snapshot.js'
 import type { IommuDriver } from '../drivers/iommu-driver.js'
 import { Hwpt } from '../kernel/hwpt.js'
 import { IommufdContext } from '../kernel/iommufd-context.js'
@@ -209,7 +210,16 @@ export class EmulatedBackend implements IommufdBackend {
     return this.labels.get(id) ?? `${kind}:${id}`
   }
 
-  async snapshot(): Promise<BackendSnapshot> {
+  async snapshot(opts: SnapshotOptions = {}): Promise<Snapshot> {
+    let accesses = 0
+    for (const e of this.engines) for (const d of e.devices) accesses += d.counters.accesses
+    return toProtocolSnapshot(await this.state(), {
+      ...(this.engines.length ? { accessCounter: accesses } : {}),
+      ...opts,
+    })
+  }
+
+  async state(): Promise<BackendSnapshot> {
     const files = new Set<string>()
     const ioas: SnapshotIoas[] = this.context.ioases().map((x) => ({
       key: this.keyOf(x.id, 'ioas'),

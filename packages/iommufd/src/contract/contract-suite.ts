@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { decodeSnapshot, encodeSnapshot, NO_FILE, PAGE_SHIFT } from '@hitless/protocol'
 import { type Errno, errnoOf } from '../errno.js'
 import { U64_MAX } from '../kernel/iova-ranges.js'
 import type { IommufdBackend } from './iommufd-backend.js'
@@ -144,7 +145,7 @@ export function runContractSuite(
       b.label(hwpt, 'vm1/hwpt')
       const mfd = await b.memfdCreate('guest-ram', 8 * PAGE, 'guest-ram-0')
       await b.ioasMapFile(ioas, { fd: mfd.fd, start: 2 * PAGE, length: 4 * PAGE, iova: 0x2000000 })
-      const s = await b.snapshot()
+      const s = await b.state()
       assert.equal(s.backend, b.backend)
       assert.equal(s.hardware, b.hardware)
       assert.ok(s.kernel.bootId && s.kernel.version)
@@ -174,6 +175,39 @@ export function runContractSuite(
       assert.deepEqual(s.faults, { groundTruth: 0, recorded: 0, lost: 0 })
     })
 
+    test('snapshot() in the shared format: encodes, decodes, and says what the backend saw', async () => {
+      const b = await factory()
+      const { ioas, hwpt } = await fixture(b)
+      b.label(ioas, 'vm1')
+      b.label(hwpt, 'vm1/hwpt')
+      const mfd = await b.memfdCreate('guest-ram', 8 * PAGE, 'guest-ram-0')
+      await b.ioasMapFile(ioas, { fd: mfd.fd, start: 2 * PAGE, length: 4 * PAGE, iova: 0x2000000 })
+      const snap = decodeSnapshot(encodeSnapshot(await b.snapshot({ phase: 'pre' })))
+      const h = snap.header
+      assert.equal(h.phase, 'pre')
+      assert.equal(h.backend, b.backend)
+      assert.equal(h.hardware, b.hardware)
+      assert.deepEqual(h.capabilities, b.capabilities)
+      assert.deepEqual(h.kernel, await b.kernel())
+      assert.deepEqual(h.files, ['guest-ram-0'])
+      assert.deepEqual(h.attachments, [{ device: (await b.devices())[0].name, hwpt: 'vm1/hwpt' }])
+      const areas = snap.ioas.find((x) => x.key === 'vm1')!.areas
+      assert.deepEqual([...areas.iova], [0x1000000 >> PAGE_SHIFT, 0x2000000 >> PAGE_SHIFT])
+      assert.deepEqual([...areas.file], [NO_FILE, 0])
+      if (b.capabilities.leafView) {
+        const leaves = snap.hwpts.find((x) => x.key === 'vm1/hwpt')!.leaves
+        assert.equal(leaves.count, 8)
+        if (b.capabilities.backing) assert.deepEqual([...leaves.offset!].slice(4), [2, 3, 4, 5])
+        if (b.capabilities.physicalAddresses) assert.ok(leaves.pa!.every((p) => p > 0))
+      }
+      if (b.capabilities.configEntries) {
+        assert.ok(h.config.length > 0)
+        assert.ok(h.config.every((c) => Object.keys(c.fields).every((k) => /^[A-Z]+\./.test(k))))
+      }
+      if (b.capabilities.hardwareFaultCounters)
+        assert.deepEqual([h.faults.hardware?.recorded, h.faults.hardware?.lost], [0, 0])
+    })
+
     test('an automatic HWPT goes with its last device; a user HWPT stays until destroyed', async () => {
       const b = await factory()
       const { ioas, dev, hwpt } = await fixture(b)
@@ -189,9 +223,10 @@ export function runContractSuite(
 
     /** Each bad call: the kernel's errno, and a snapshot before and after that are equal. */
     async function expectErrno(b: IommufdBackend, call: () => Promise<unknown>, errno: Errno) {
-      const before = await b.snapshot()
+      const at = { takenAt: '2026-01-01T00:00:00.000Z' }
+      const before = encodeSnapshot(await b.snapshot(at))
       assert.equal(await errnoOf(call), errno)
-      assert.deepEqual(await b.snapshot(), before, 'a failed call changed the state')
+      assert.deepEqual(encodeSnapshot(await b.snapshot(at)), before, 'a failed call changed the state')
     }
 
     describe('bad calls answer the kernel errno and change nothing (test/kernel/lane.test.ts)', () => {

@@ -1,6 +1,7 @@
-import type { FaultCounts, Hardware } from '@hitless/protocol'
+import type { FaultCounts, Hardware, Snapshot } from '@hitless/protocol'
 import type { IovaRange } from '../kernel/iova-ranges.js'
 import type { BackendCapabilities, BackendSnapshot } from './snapshot.js'
+import type { SnapshotOptions } from './to-protocol-snapshot.js'
 
 export type { IovaRange } from '../kernel/iova-ranges.js'
 
@@ -117,8 +118,10 @@ export interface IommufdBackend {
 
   /** Faults so far: ground truth (if observable, else 0), recorded and lost by the hardware. */
   faultCounters(): Promise<FaultCounts>
-  /** The whole state in the shared snapshot shape. */
-  snapshot(): Promise<BackendSnapshot>
+  /** The whole state, as plain objects (what snapshot() encodes; tests and tools read it). */
+  state(): Promise<BackendSnapshot>
+  /** The whole state in the one shared snapshot format (@hitless/protocol; `encodeSnapshot` for the wire). */
+  snapshot(opts?: SnapshotOptions): Promise<Snapshot>
 }
 
 export const RW: Protection = { read: true, write: true }
