@@ -1,4 +1,4 @@
-import { LEVEL_SIZE } from '../pagetable/vmsav8/descriptor.js'
+import { PageMap } from '../iommu/page-map.js'
 
 /**
  * The SMMU's TLB (IHI 0070, 16.2 "TLB tagging, VMIDs, ASIDs"): successful translations cached
@@ -8,21 +8,21 @@ import { LEVEL_SIZE } from '../pagetable/vmsav8/descriptor.js'
  * time: as QEMU's smmu_iotlb_insert, a full IOTLB is emptied).
  *
  * Entries are packed numbers: output frame (PA / 4 KiB) * 8 + permission bits (PERM_READ/WRITE/
- * EXEC), no object per entry. Faulting translations are never cached.
+ * EXEC), no object per entry, held in typed-array open-addressing hashes (`PageMap`, shared with
+ * the VT-d model): a JS Map lookup and insert cost several times more on the translation path.
+ * Faulting translations are never cached.
  *
  * Break-before-make (IHI 0070, 3.21.1; Arm ARM D8.16): when the same address is cached at two
  * leaf sizes, a BBML0/1 SMMU may raise F_TLB_CONFLICT; a BBML2 one uses either translation
  * without aborting. `insert` reports whether it left two sizes cached for one address; `lookup`
  * reports how many sizes matched.
  */
+/** descriptor.ts LEVEL_SIZE, module-local (tsx may compile an imported binding to a getter). */
+const LEVEL_SIZE = [2 ** 39, 2 ** 30, 2 ** 21, 2 ** 12]
+
 export class IotlbBucket {
   /** Index = leaf level (1: 1 GiB, 2: 2 MiB, 3: 4 KiB); key = iova / leaf size. */
-  readonly levels: [null, Map<number, number>, Map<number, number>, Map<number, number>] = [
-    null,
-    new Map(),
-    new Map(),
-    new Map(),
-  ]
+  readonly levels: [null, PageMap, PageMap, PageMap] = [null, new PageMap(), new PageMap(), new PageMap()]
 
   constructor(
     readonly stage: 1 | 2,
@@ -72,10 +72,15 @@ export class Iotlb {
   /** Number of leaf sizes cached for `iova` in `b` (0, 1, or more: a conflict). */
   lookup(b: IotlbBucket, iova: number): number {
     let matches = 0
+    if (iova < 0) {
+      // Never cached (a walk faults on it); PageMap keys must not be negative.
+      this.misses++
+      return 0
+    }
     const l3 = b.levels[3]
     if (l3.size !== 0) {
       const v = l3.get(Math.floor(iova / 4096))
-      if (v !== undefined) {
+      if (v >= 0) {
         this.value = v
         this.level = 3
         matches++
@@ -84,7 +89,7 @@ export class Iotlb {
     const l2 = b.levels[2]
     if (l2.size !== 0) {
       const v = l2.get(Math.floor(iova / 2097152))
-      if (v !== undefined) {
+      if (v >= 0) {
         this.value = v
         this.level = 2
         matches++
@@ -93,7 +98,7 @@ export class Iotlb {
     const l1 = b.levels[1]
     if (l1.size !== 0) {
       const v = l1.get(Math.floor(iova / 1073741824))
-      if (v !== undefined) {
+      if (v >= 0) {
         this.value = v
         this.level = 1
         matches++
@@ -116,7 +121,7 @@ export class Iotlb {
     let conflict = false
     for (let l = 1; l <= 3; l++) {
       if (l === level) continue
-      const m = b.levels[l] as Map<number, number>
+      const m = b.levels[l] as PageMap
       if (m.size === 0) continue
       const k = Math.floor(iova / LEVEL_SIZE[l])
       if (!m.has(k)) continue
@@ -125,10 +130,8 @@ export class Iotlb {
         this.size--
       } else conflict = true
     }
-    const m = b.levels[level] as Map<number, number>
-    const key = Math.floor(iova / LEVEL_SIZE[level])
-    if (!m.has(key)) this.size++
-    m.set(key, (outputAddress / 4096) * 8 + perm)
+    const m = b.levels[level] as PageMap
+    if (m.set(Math.floor(iova / LEVEL_SIZE[level]), (outputAddress / 4096) * 8 + perm)) this.size++
     this.inserts++
     if (conflict) this.conflicts++
     return conflict
@@ -144,7 +147,7 @@ export class Iotlb {
   /** Drops every entry of `b` that covers `addr` (TLBI_NH_VA / TLBI_S2_IPA for one address). */
   private dropAddress(b: IotlbBucket, addr: number): void {
     for (let l = 1; l <= 3; l++) {
-      const m = b.levels[l] as Map<number, number>
+      const m = b.levels[l] as PageMap
       if (m.delete(Math.floor(addr / LEVEL_SIZE[l]))) this.size--
     }
   }

@@ -2,7 +2,7 @@ import type { DmaAccessKind, IommuTranslator, TranslationOutcome } from '../iomm
 import type { PhysicalMemory } from '../memory/physical-memory.js'
 import { LEVEL_SIZE, addressSizeBits, stage2StartLevel } from '../pagetable/vmsav8/descriptor.js'
 import { PERM_EXEC, PERM_READ, PERM_WRITE, Vmsav8Walker, type WalkRegime } from '../pagetable/vmsav8/walk.js'
-import { type CdCacheEntry, type ConfigCache, type SteCacheEntry, StreamMode, cdKey } from './config-cache.js'
+import { type CdCacheEntry, type ConfigCache, type SteCacheEntry, StreamMode } from './config-cache.js'
 import { CD } from './context-descriptor.js'
 import { EVENT_CLASS_CD, EVENT_CLASS_IN, EventId, type EventRecord } from './events.js'
 import type { EventQueue } from './event-queue.js'
@@ -11,6 +11,21 @@ import { getAddress, getHalf } from './qword-field.js'
 import { CR0_SMMUEN, GBPA_ABORT, REG, type SmmuRegisters } from './registers.js'
 import { LOCATE_BAD_STE, LOCATE_BAD_STREAMID, STRTAB_BASE, locateSte } from './stream-table.js'
 import { STE, SteConfig } from './stream-table-entry.js'
+
+// Hot-path copies of imported constants, read once at module load: tsx may compile imported
+// bindings to getters, which would put a call on every use in translateTransaction.
+const CR0_WORD = REG.CR0 >> 2
+const GBPA_WORD = REG.GBPA >> 2
+const SMMUEN = CR0_SMMUEN
+const ABORT = GBPA_ABORT
+const MODE_STAGE1 = StreamMode.Stage1
+const MODE_STAGE2 = StreamMode.Stage2
+const MODE_BYPASS = StreamMode.Bypass
+const P_READ = PERM_READ
+const P_WRITE = PERM_WRITE
+const P_EXEC = PERM_EXEC
+/** LEVEL_SIZE[level] - 1: the offset mask of a leaf at each level. */
+const LEVEL_OFFSET_MASK = LEVEL_SIZE.map((s) => s - 1)
 
 const STE_S2TTB_LO = 0xfffffff0
 const L1CD_L2PTR_LO = 0xfffff000
@@ -102,21 +117,21 @@ export class SmmuV3Translator implements IommuTranslator {
     o.hazard = false
     o.recorded = true
     // SMMUEN=0: GBPA decides, abort or bypass, and no event is recorded (IHI 0070, 6.3.14).
-    if ((this.regsI32[REG.CR0 >> 2] & CR0_SMMUEN) === 0) {
-      if ((this.regsI32[REG.GBPA >> 2] & GBPA_ABORT) === 0) o.pa = iova
+    if ((this.regsI32[CR0_WORD] & SMMUEN) === 0) {
+      if ((this.regsI32[GBPA_WORD] & ABORT) === 0) o.pa = iova
       return o
     }
     const cc = this.configCache
-    let ste = this.forceMiss ? undefined : cc.ste.get(sid)
+    let ste = this.forceMiss ? undefined : cc.getSte(sid)
     if (ste === undefined) {
       ste = this.fetchSte(sid, iova, write, ssid)
       if (ste === undefined) return o
-      cc.ste.set(sid, ste)
+      cc.setSte(sid, ste)
     }
     let regime: WalkRegime
     let bucket: IotlbBucket
     const mode = ste.mode
-    if (mode === StreamMode.Stage1) {
+    if (mode === MODE_STAGE1) {
       let effSsid = 0
       if (ssid === undefined) {
         // No SubstreamID: S1DSS chooses (IHI 0070, 5.2, STE.S1DSS), when substreams exist.
@@ -133,12 +148,11 @@ export class SmmuV3Translator implements IommuTranslator {
           return this.fault(EventId.C_BAD_SUBSTREAMID, sid, ssid, iova, write, 0, false)
         effSsid = ssid
       }
-      const key = cdKey(sid, effSsid)
-      let cd = this.forceMiss ? undefined : cc.cd.get(key)
+      let cd = this.forceMiss ? undefined : cc.getCd(sid, effSsid)
       if (cd === undefined) {
         cd = this.fetchCd(ste, sid, effSsid, ssid, iova, write)
         if (cd === undefined) return o
-        cc.cd.set(key, cd)
+        cc.setCd(sid, effSsid, cd)
       }
       if (cd.bucket === null || cd.bucketVmid !== ste.vmid) {
         cd.bucket = this.iotlb.bucket(1, ste.vmid, cd.asid)
@@ -151,18 +165,18 @@ export class SmmuV3Translator implements IommuTranslator {
         if (this.forceMiss || this.iotlb.lookup(bucket, iova) === 0)
           return this.fault(EventId.F_TRANSLATION, sid, ssid, iova, write, 0, false)
       }
-    } else if (mode === StreamMode.Stage2) {
+    } else if (mode === MODE_STAGE2) {
       regime = ste.s2 as WalkRegime
       if (ste.s2Bucket === null) ste.s2Bucket = this.iotlb.bucket(2, ste.vmid, 0)
       bucket = ste.s2Bucket
-    } else if (mode === StreamMode.Bypass) {
+    } else if (mode === MODE_BYPASS) {
       o.pa = iova
       return o
     } else {
       // V=1, Config=abort: the transaction is aborted silently, no event (IHI 0070, 5.2).
       return o
     }
-    const need = instruction ? PERM_EXEC : write ? PERM_WRITE : PERM_READ
+    const need = instruction ? P_EXEC : write ? P_WRITE : P_READ
     const iotlb = this.iotlb
     if (!this.forceMiss) {
       const matches = iotlb.lookup(bucket, iova)
@@ -176,7 +190,7 @@ export class SmmuV3Translator implements IommuTranslator {
         o.iotlbHit = true
         if ((v & need) === 0)
           return this.fault(EventId.F_PERMISSION, sid, ssid, iova, write, iova, regime.stage === 2)
-        o.pa = Math.floor(v / 8) * 4096 + (iova % LEVEL_SIZE[iotlb.level])
+        o.pa = Math.floor(v / 8) * 4096 + (iova & LEVEL_OFFSET_MASK[iotlb.level])
         return o
       }
     }
@@ -201,7 +215,8 @@ export class SmmuV3Translator implements IommuTranslator {
     }
     if ((w.perm & need) === 0)
       return this.fault(EventId.F_PERMISSION, sid, ssid, iova, write, iova, regime.stage === 2)
-    o.pa = w.outputAddress + (iova % w.leafSize)
+    // Offset in the leaf (≤ 1 GiB) from the low 32 bits: `&` is exact for an integer IOVA.
+    o.pa = w.outputAddress + (iova & (w.leafSize - 1))
     return o
   }
 

@@ -1,3 +1,5 @@
+import { PageMap } from '../iommu/page-map.js'
+
 /**
  * The IOTLB: cached second-level translations, tagged by domain ID and PASID (VT-d spec §6.2.3
  * "IOTLB"; QEMU keys its IOTLB hash by (source-id, PASID, gfn, level) and matches DID on
@@ -12,96 +14,7 @@ export const NO_PASID = 0x100000
 
 const SIZES = [4096, 2097152, 1073741824] as const
 
-const EMPTY = -1
-const DELETED = -2
-
-/**
- * Open-addressing hash of page number → entry, in typed arrays (linear probing, tombstones):
- * a Map costs several times more per lookup on the translation hot path.
- */
-export class PageMap {
-  private keys = new Float64Array(16).fill(EMPTY)
-  private vals = new Float64Array(16)
-  private mask = 15
-  private used = 0
-  size = 0
-
-  private slot(k: number): number {
-    return Math.imul((k >>> 0) ^ ((k / 0x100000000) >>> 0), 0x9e3779b1) >>> 0
-  }
-
-  get(k: number): number {
-    const keys = this.keys
-    const mask = this.mask
-    for (let i = this.slot(k) & mask; ; i = (i + 1) & mask) {
-      const x = keys[i]
-      if (x === k) return this.vals[i]
-      if (x === EMPTY) return -1
-    }
-  }
-
-  set(k: number, v: number): void {
-    const keys = this.keys
-    const mask = this.mask
-    let tomb = -1
-    for (let i = this.slot(k) & mask; ; i = (i + 1) & mask) {
-      const x = keys[i]
-      if (x === k) {
-        this.vals[i] = v
-        return
-      }
-      if (x === DELETED && tomb < 0) tomb = i
-      if (x === EMPTY) {
-        const at = tomb >= 0 ? tomb : i
-        if (tomb < 0) this.used++
-        keys[at] = k
-        this.vals[at] = v
-        this.size++
-        if (this.used * 2 > mask) this.rehash(this.size * 4 > mask ? (mask + 1) * 2 : mask + 1)
-        return
-      }
-    }
-  }
-
-  delete(k: number): boolean {
-    const keys = this.keys
-    const mask = this.mask
-    for (let i = this.slot(k) & mask; ; i = (i + 1) & mask) {
-      const x = keys[i]
-      if (x === k) {
-        keys[i] = DELETED
-        this.size--
-        return true
-      }
-      if (x === EMPTY) return false
-    }
-  }
-
-  clear(): void {
-    if (this.size === 0 && this.used === 0) return
-    this.keys = new Float64Array(16).fill(EMPTY)
-    this.vals = new Float64Array(16)
-    this.mask = 15
-    this.used = 0
-    this.size = 0
-  }
-
-  *entryKeys(): IterableIterator<number> {
-    const keys = this.keys
-    for (let i = 0; i < keys.length; i++) if (keys[i] >= 0) yield keys[i]
-  }
-
-  private rehash(capacity: number): void {
-    const oldKeys = this.keys
-    const oldVals = this.vals
-    this.keys = new Float64Array(capacity).fill(EMPTY)
-    this.vals = new Float64Array(capacity)
-    this.mask = capacity - 1
-    this.used = 0
-    this.size = 0
-    for (let i = 0; i < oldKeys.length; i++) if (oldKeys[i] >= 0) this.set(oldKeys[i], oldVals[i])
-  }
-}
+export { PageMap } from '../iommu/page-map.js'
 
 export class IotlbDomain {
   /** maps[level-1]: IOVA >> shift → frame * 4 + perms. */

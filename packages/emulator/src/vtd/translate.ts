@@ -13,7 +13,6 @@ import { type CachedContext, ContextCache, type TranslationRoot } from './contex
 import {
   CONTEXT_ENTRY,
   CONTEXT_TT,
-  legacyContextEntryReserved,
   pasidDirEntries,
   SM_CONTEXT_ENTRY,
   scalableContextEntryReserved,
@@ -46,8 +45,28 @@ import {
   type VtdCap,
   type VtdEcap,
 } from './registers.js'
-import { legacyRootEntryReserved, scalableRootHalfReserved } from './root-entry.js'
+import { ROOT_ENTRY, scalableRootHalfReserved } from './root-entry.js'
 import type { EntrySeqlock } from './seqlock.js'
+
+// Hot-path copies of imported bindings, read once at module load: tsx may compile an imported
+// binding to a getter, which would put a call on every use in translate().
+const walkSl = slWalk
+const WALK_OK = SL_WALK_OK
+const WALK_PERMISSION = SL_WALK_PERMISSION
+const WALK_ACCESS_ERROR = SL_WALK_ACCESS_ERROR
+const CTX_P = CONTEXT_ENTRY.P
+const CTX_FPD = CONTEXT_ENTRY.FPD
+const CTX_RSVD_LO = CONTEXT_ENTRY.RSVD_LO
+const CTX_RSVD_HI_LO = CONTEXT_ENTRY.RSVD_HI_LO
+const ROOT_RSVD_LOW = ROOT_ENTRY.RSVD_LOW
+const FR_ROOT_TABLE_INV = VTD_FR.ROOT_TABLE_INV
+const FR_ROOT_ENTRY_P = VTD_FR.ROOT_ENTRY_P
+const FR_ROOT_ENTRY_RSVD = VTD_FR.ROOT_ENTRY_RSVD
+const FR_CONTEXT_TABLE_INV = VTD_FR.CONTEXT_TABLE_INV
+const FR_CONTEXT_ENTRY_P = VTD_FR.CONTEXT_ENTRY_P
+const FR_CONTEXT_ENTRY_RSVD = VTD_FR.CONTEXT_ENTRY_RSVD
+/** Offset mask of an IOTLB entry's leaf, by IotlbDomain.hitLevel (1: 4 KiB, 2: 2 MiB, 3: 1 GiB). */
+const HIT_OFFSET_MASK = [0, 0xfff, 0x1fffff, 0x3fffffff]
 
 export interface VtdIommuOptions {
   memory: PhysicalMemory
@@ -118,6 +137,13 @@ export class VtdIommu implements IommuTranslator {
   lastFaultFate: FaultFate | undefined
 
   private readonly memory: PhysicalMemory
+  private readonly u32: Uint32Array
+  private readonly memSize: number
+  /**
+   * The outcome of every successful translation, reused (read it before the next call, as with
+   * the SMMUv3 model): no allocation per translation. Faults get an object of their own.
+   */
+  private readonly okOutcome: TranslationOutcome = { pa: 0, iotlbHit: false, fault: 0, hazard: false }
   private readonly seqlock: EntrySeqlock | undefined
   private readonly atomic: boolean
   private readonly aboveHaw: number
@@ -141,6 +167,8 @@ export class VtdIommu implements IommuTranslator {
     const memory = opts.memory
     if (memory.size > 0x100000000) throw new RangeError('the VT-d model addresses at most 4 GiB of memory')
     this.memory = memory
+    this.u32 = memory.u32
+    this.memSize = memory.size
     this.seqlock = opts.seqlock
     this.atomic = opts.atomic ?? opts.seqlock !== undefined
     this.polled = this.atomic || opts.registers !== undefined
@@ -215,10 +243,11 @@ export class VtdIommu implements IommuTranslator {
     // Deterministic mode services every command synchronously (mmio); otherwise look at the doorbell.
     if (this.polled && Atomics.load(this.registers.i32, LATCH.DOORBELL >>> 2) !== this.seenDoorbell)
       this.service()
-    this.stats.translations++
+    const stats = this.stats
+    stats.translations++
     if (!this.translationEnabled) {
-      this.stats.passThrough++
-      return { pa: iova, iotlbHit: false, fault: 0, hazard: false }
+      stats.passThrough++
+      return this.ok(iova, false)
     }
     const sid = requesterId & 0xffff
     const isWrite = access === 'write'
@@ -241,14 +270,13 @@ export class VtdIommu implements IommuTranslator {
     }
     if (root === undefined) return this.fault(sid, reason, iova, isWrite, reqPasid, this.resolveFpd)
     if (root.passThrough) {
-      this.stats.passThrough++
-      return { pa: iova, iotlbHit: false, fault: 0, hazard: false }
+      stats.passThrough++
+      return this.ok(iova, false)
     }
-    const sm = this.scalable
     if (iova >= root.limit || iova < 0) {
       return this.fault(
         sid,
-        sm ? VTD_FR.SM_ADDR_BEYOND_MGAW : VTD_FR.ADDR_BEYOND_MGAW,
+        this.scalable ? VTD_FR.SM_ADDR_BEYOND_MGAW : VTD_FR.ADDR_BEYOND_MGAW,
         iova,
         isWrite,
         reqPasid,
@@ -260,28 +288,47 @@ export class VtdIommu implements IommuTranslator {
     if (!this.forceMiss) {
       const v = tlb.lookup(iova)
       if (v >= 0) {
-        const perms = v % 4
+        // v = frame * 4 + perms; `&` keeps the low bits of an integer exactly.
+        const perms = v & 3
         if ((perms & accessBit) === 0) {
           return this.fault(sid, this.permissionReason(isWrite), iova, isWrite, reqPasid, root.fpd)
         }
-        this.stats.iotlbHits++
-        const level = tlb.hitLevel
-        const size = level === 1 ? 4096 : level === 2 ? 2097152 : 1073741824
-        return { pa: (v - perms) * 1024 + (iova % size), iotlbHit: true, fault: 0, hazard: false }
+        stats.iotlbHits++
+        return this.ok((v - perms) * 1024 + (iova & HIT_OFFSET_MASK[tlb.hitLevel]), true)
       }
     }
-    this.stats.walks++
+    stats.walks++
     const out = this.walkOut
-    const code = slWalk(this.memory, this.atomic, root.slptptr, root.levels, iova, accessBit, this.rsvd, out)
-    if (code === SL_WALK_OK) {
+    const code = walkSl(this.memory, this.atomic, root.slptptr, root.levels, iova, accessBit, this.rsvd, out)
+    if (code === WALK_OK) {
       tlb.insert(iova, out.leafLevel, out.leafBase, out.perms)
-      return { pa: out.pa, iotlbHit: false, fault: 0, hazard: false }
+      return this.ok(out.pa, false)
     }
+    return this.walkFault(code, root, sid, iova, isWrite, reqPasid)
+  }
+
+  /** The reused success outcome. */
+  private ok(pa: number, iotlbHit: boolean): TranslationOutcome {
+    const o = this.okOutcome
+    o.pa = pa
+    o.iotlbHit = iotlbHit
+    return o
+  }
+
+  private walkFault(
+    code: number,
+    root: TranslationRoot,
+    sid: number,
+    iova: number,
+    isWrite: boolean,
+    reqPasid: number,
+  ): TranslationOutcome {
+    const sm = this.scalable
     let walkReason: number
-    if (code === SL_WALK_PERMISSION) walkReason = this.permissionReason(isWrite)
-    else if (code === SL_WALK_ACCESS_ERROR) {
+    if (code === WALK_PERMISSION) walkReason = this.permissionReason(isWrite)
+    else if (code === WALK_ACCESS_ERROR) {
       walkReason = sm
-        ? out.faultLevel === root.levels
+        ? this.walkOut.faultLevel === root.levels
           ? VTD_FR.SM_SLPTPTR_INV
           : VTD_FR.SM_SL_ENTRY_ACCESS
         : VTD_FR.PAGING_ENTRY_INV
@@ -321,25 +368,70 @@ export class VtdIommu implements IommuTranslator {
       this.resolved = cached.root
       return 0
     }
-    const mem = this.memory
+    // The root and context entries are read into locals (each one 128-bit chunk: two plain reads
+    // of the buffer in deterministic mode, the seqlocked read in concurrent mode) and decoded
+    // only as far as the checks need.
+    const size = this.memSize
+    const seqlock = this.seqlock
+    const u32 = this.u32
     const w = this.w
     const rta = this.rta
-    if (rta + 4096 > mem.size) return VTD_FR.ROOT_TABLE_INV
-    readChunk128(mem, this.seqlock, rta + (sid >>> 8) * 16, w)
-    if ((w[0] & 1) === 0) return VTD_FR.ROOT_ENTRY_P
-    if (legacyRootEntryReserved(w, this.aboveHaw)) return VTD_FR.ROOT_ENTRY_RSVD
-    const ctp = entryAddr(w[0], w[1])
-    if (ctp + 4096 > mem.size) return VTD_FR.CONTEXT_TABLE_INV
-    readChunk128(mem, this.seqlock, ctp + (sid & 0xff) * 16, w)
-    if ((w[0] & CONTEXT_ENTRY.P) === 0) return VTD_FR.CONTEXT_ENTRY_P
-    const fpd = (w[0] & CONTEXT_ENTRY.FPD) !== 0
-    this.resolveFpd = fpd
-    if (legacyContextEntryReserved(w, this.aboveHaw)) return VTD_FR.CONTEXT_ENTRY_RSVD
-    if (cached !== undefined && cached.root !== undefined && sameWords(cached.raw, w)) {
-      // A forced re-read found the cached entry unchanged: keep it (no allocation).
-      this.resolved = cached.root
-      return 0
+    if (rta + 4096 > size) return FR_ROOT_TABLE_INV
+    let x0: number
+    let x1: number
+    let x2: number
+    let x3: number
+    let i = (rta + (sid >>> 8) * 16) >>> 2
+    if (seqlock === undefined) {
+      x0 = u32[i]
+      x1 = u32[i + 1]
+      x2 = u32[i + 2]
+      x3 = u32[i + 3]
+    } else {
+      readChunk128(this.memory, seqlock, i * 4, w)
+      x0 = w[0]
+      x1 = w[1]
+      x2 = w[2]
+      x3 = w[3]
     }
+    if ((x0 & 1) === 0) return FR_ROOT_ENTRY_P
+    // Reserved: lo [11:1], address bits at or above HAW, all of hi (legacyRootEntryReserved).
+    if ((x0 & ROOT_RSVD_LOW) !== 0 || (x1 & this.aboveHaw) !== 0 || x2 !== 0 || x3 !== 0)
+      return FR_ROOT_ENTRY_RSVD
+    const ctp = (x1 & 0xfffff) * 0x100000000 + ((x0 & 0xfffff000) >>> 0)
+    if (ctp + 4096 > size) return FR_CONTEXT_TABLE_INV
+    i = (ctp + (sid & 0xff) * 16) >>> 2
+    if (seqlock === undefined) {
+      x0 = u32[i]
+      x1 = u32[i + 1]
+      x2 = u32[i + 2]
+      x3 = u32[i + 3]
+    } else {
+      readChunk128(this.memory, seqlock, i * 4, w)
+      x0 = w[0]
+      x1 = w[1]
+      x2 = w[2]
+      x3 = w[3]
+    }
+    if ((x0 & CTX_P) === 0) return FR_CONTEXT_ENTRY_P
+    const fpd = (x0 & CTX_FPD) !== 0
+    this.resolveFpd = fpd
+    // Reserved (legacyContextEntryReserved): lo [11:4], address bits at or above HAW, hi bit 7
+    // and [31:24], the whole high qword's upper word.
+    if ((x0 & CTX_RSVD_LO) !== 0 || (x1 & this.aboveHaw) !== 0 || (x2 & CTX_RSVD_HI_LO) !== 0 || x3 !== 0)
+      return FR_CONTEXT_ENTRY_RSVD
+    if (cached !== undefined && cached.root !== undefined) {
+      const raw = cached.raw
+      if (raw[0] === x0 && raw[1] === x1 && raw[2] === x2 && raw[3] === x3) {
+        // A forced re-read found the cached entry unchanged: keep it (no allocation).
+        this.resolved = cached.root
+        return 0
+      }
+    }
+    w[0] = x0
+    w[1] = x1
+    w[2] = x2
+    w[3] = x3
     const tt = (w[0] & CONTEXT_ENTRY.TT_MASK) >>> CONTEXT_ENTRY.TT_SHIFT
     const aw = w[2] & CONTEXT_ENTRY.AW_MASK
     const did = (w[2] >>> CONTEXT_ENTRY.DID_SHIFT) & 0xffff

@@ -86,6 +86,8 @@ export class Vmsav8Walker {
   private readonly u32: Uint32Array
   private readonly i64: BigInt64Array
   private readonly memSize: number
+  /** Highest base of a whole 4 KiB table inside memory; -1 disables the unrolled path. */
+  private readonly tableLimit: number
   private lo = 0
   private hi = 0
 
@@ -97,6 +99,8 @@ export class Vmsav8Walker {
     this.u32 = memory.u32
     this.i64 = memory.i64
     this.memSize = memory.size
+    // The unrolled walk keeps table addresses in int32 arithmetic: memory must end below 2^31.
+    this.tableLimit = !atomic && memory.size <= 2 ** 31 ? memory.size - 4096 : -1
   }
 
   /** Reads the 64-bit word at `pa` into `lo`/`hi` in one single-copy-atomic access. */
@@ -140,6 +144,65 @@ export class Vmsav8Walker {
     // compared against the limit.
     const hiLimit = outputBits >= 48 ? ADDR_HI_MASK + 1 : POW2[outputBits - 32]
     if (ttb >= POW2[outputBits]) return WalkFault.AddressSize
+    // Unrolled fast path: a 4-level walk from level 0 through table descriptors that lie in
+    // memory to a valid level-3 page with AF set (or AFFD). Anything else — a block, an invalid
+    // or reserved descriptor, a table outside memory or above the output size — leaves it for
+    // the general loop below, which reads again from the start and reports the fault. Only in
+    // deterministic mode (no other agent runs between the reads, so re-reading is the same walk).
+    const tableLimit = this.tableLimit
+    if (startLevel === 0 && inputBits <= 48 && ttb <= tableLimit) {
+      const ihi = Math.floor(iova / 4294967296)
+      const ilo = iova >>> 0
+      let t = ttb
+      let d = (t >>> 2) + (((ihi >>> 7) & 511) << 1)
+      let lo = u32[d]
+      if ((lo & 3) === 3 && (u32[d + 1] & ADDR_HI_MASK) === 0) {
+        t = (lo & ADDR_LO_4K) >>> 0
+        if (t <= tableLimit) {
+          d = (t >>> 2) + ((((ilo >>> 30) | (ihi << 2)) & 511) << 1)
+          lo = u32[d]
+          if ((lo & 3) === 3 && (u32[d + 1] & ADDR_HI_MASK) === 0) {
+            t = (lo & ADDR_LO_4K) >>> 0
+            if (t <= tableLimit) {
+              d = (t >>> 2) + (((ilo >>> 21) & 511) << 1)
+              lo = u32[d]
+              if ((lo & 3) === 3 && (u32[d + 1] & ADDR_HI_MASK) === 0) {
+                t = (lo & ADDR_LO_4K) >>> 0
+                if (t <= tableLimit) {
+                  d = (t >>> 2) + (((ilo >>> 12) & 511) << 1)
+                  lo = u32[d]
+                  const hi = u32[d + 1]
+                  const addrHi = hi & ADDR_HI_MASK
+                  if ((lo & 3) === 3 && addrHi < hiLimit && ((lo & AF) !== 0 || affd)) {
+                    this.outputAddress = addrHi * 4294967296 + ((lo & ADDR_LO_4K) >>> 0)
+                    this.leafSize = 4096
+                    let perm: number
+                    if (stage === 1) {
+                      perm =
+                        (lo & AP_UNPRIV) === 0
+                          ? 0
+                          : (lo & AP_RDONLY) === 0
+                            ? PERM_READ | PERM_WRITE
+                            : PERM_READ
+                      if ((hi & HI_XN) === 0 && perm !== 0) perm |= PERM_EXEC
+                    } else {
+                      perm =
+                        ((lo & S2AP_READ) === 0 ? 0 : PERM_READ) | ((lo & S2AP_WRITE) === 0 ? 0 : PERM_WRITE)
+                      if ((hi & HI_XN) === 0) perm |= PERM_EXEC
+                    }
+                    this.perm = perm
+                    this.level = 3
+                    this.descriptorPa = d * 4
+                    this.reads = 4
+                    return WalkFault.None
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
     let table = ttb
     // At the start level the index is not masked to 9 bits: stage 2 may concatenate up to 16
     // tables there (Arm ARM D8.2.3), and for stage 1 the range check above bounds it.

@@ -42,6 +42,10 @@ export class SlWalkResult {
 }
 
 const TWO32 = 0x100000000
+// Module-local copies of sl-pte.ts constants: tsx may compile an imported binding to a getter,
+// which would put a call on every use in the walk.
+const ADDR_LO = SL_PTE.ADDR_LO
+const PS = SL_PTE.PS
 
 /**
  * Walks `levels` (3 or 4) levels from the table at `root` for `iova` (< 2^48). `access` is 1 for
@@ -80,7 +84,7 @@ export function slWalk(
     if ((e & rsvd.lo[4]) !== 0 || (eh & rsvdHi) !== 0) return fail(out, 4, 1, SL_WALK_RESERVED)
     perms &= e
     if ((perms & access) === 0) return fail(out, 4, 1, SL_WALK_PERMISSION)
-    table = (e & SL_PTE.ADDR_LO) >>> 0
+    table = (e & ADDR_LO) >>> 0
     if ((eh & 0xfffff) !== 0 || table + 4096 > size) return fail(out, 3, 1, SL_WALK_ACCESS_ERROR)
   }
   const n3 = levels - 2 // entries read once level 3 is read
@@ -89,28 +93,28 @@ export function slWalk(
   e = u32[w]
   eh = u32[w + 1]
   if ((e & 3) === 0) return fail(out, 3, n3, SL_WALK_PERMISSION)
-  if ((e & SL_PTE.PS) !== 0) {
+  if ((e & PS) !== 0) {
     if ((e & rsvd.loLeaf[3]) !== 0 || (eh & rsvdHi) !== 0) return fail(out, 3, n3, SL_WALK_RESERVED)
     return leaf(out, perms & e, access, e, eh, lo & 0x3fffffff, 3, n3)
   }
   if ((e & rsvd.lo[3]) !== 0 || (eh & rsvdHi) !== 0) return fail(out, 3, n3, SL_WALK_RESERVED)
   perms &= e
   if ((perms & access) === 0) return fail(out, 3, n3, SL_WALK_PERMISSION)
-  table = (e & SL_PTE.ADDR_LO) >>> 0
+  table = (e & ADDR_LO) >>> 0
   if ((eh & 0xfffff) !== 0 || table + 4096 > size) return fail(out, 2, n3, SL_WALK_ACCESS_ERROR)
   // Level 2: table or 2 MiB leaf.
   w = (table >>> 2) + (((lo >>> 21) & 511) << 1)
   e = u32[w]
   eh = u32[w + 1]
   if ((e & 3) === 0) return fail(out, 2, n3 + 1, SL_WALK_PERMISSION)
-  if ((e & SL_PTE.PS) !== 0) {
+  if ((e & PS) !== 0) {
     if ((e & rsvd.loLeaf[2]) !== 0 || (eh & rsvdHi) !== 0) return fail(out, 2, n3 + 1, SL_WALK_RESERVED)
     return leaf(out, perms & e, access, e, eh, lo & 0x1fffff, 2, n3 + 1)
   }
   if ((e & rsvd.lo[2]) !== 0 || (eh & rsvdHi) !== 0) return fail(out, 2, n3 + 1, SL_WALK_RESERVED)
   perms &= e
   if ((perms & access) === 0) return fail(out, 2, n3 + 1, SL_WALK_PERMISSION)
-  table = (e & SL_PTE.ADDR_LO) >>> 0
+  table = (e & ADDR_LO) >>> 0
   if ((eh & 0xfffff) !== 0 || table + 4096 > size) return fail(out, 1, n3 + 1, SL_WALK_ACCESS_ERROR)
   // Level 1: 4 KiB leaf.
   w = (table >>> 2) + (((lo >>> 12) & 511) << 1)
@@ -133,7 +137,7 @@ function leaf(
 ): number {
   perms &= 3
   if ((perms & access) === 0) return fail(out, level, reads, SL_WALK_PERMISSION)
-  const addr = (eh & 0xfffff) * TWO32 + ((e & SL_PTE.ADDR_LO) >>> 0)
+  const addr = (eh & 0xfffff) * TWO32 + ((e & ADDR_LO) >>> 0)
   out.pa = addr + offset
   out.leafBase = addr
   out.leafLevel = level
