@@ -1,7 +1,8 @@
 import { type HwptSnapshot, type LeafTable, type MerkleLevel, PROT, sameNodeHash } from '@hitless/protocol'
-import { type DiffCollector, type DiffEntry, pageHex } from './diff-collector.js'
+import type { DiffCollector, DiffEntry, DiffKind } from './diff-collector.js'
+import { pageHex } from './diff-collector.js'
 import { fileName, postToPreFiles, sameFiles } from './file-tokens.js'
-import { type RangeTable, sweepRanges } from './range-sweep.js'
+import { lowerBound, type RangeTable } from './range-sweep.js'
 
 const PAGES = Float64Array.from({ length: 64 }, (_, s) => (s >= 12 ? 2 ** (s - 12) : 0))
 
@@ -62,37 +63,81 @@ export function compareLeafViews(
     segmentsSwept: 0,
     chunksDiffering: 0,
   }
-  const visit = (ia: number, ib: number, from: number, to: number) => {
-    stats.segmentsSwept++
-    if (ib < 0) return diff.range('leaf.missing', key, from, to, () => ({ pre: describe(A, files.pre, ia) }))
-    if (ia < 0) return diff.range('leaf.extra', key, from, to, () => ({ post: describe(B, files.post, ib) }))
-    const both = () => ({ pre: describe(A, files.pre, ia), post: describe(B, files.post, ib) })
-    let differs = false
-    if (pa && pa.a[ia] + (from - A.iova[ia]) !== pa.b[ib] + (from - B.iova[ib])) {
-      diff.range('leaf.pa', key, from, to, both)
-      differs = true
-    }
-    if (
-      backing &&
-      (backing.fa[ia] !== mapFile(backing.fb[ib]) ||
-        backing.oa[ia] + (from - A.iova[ia]) !== backing.ob[ib] + (from - B.iova[ib]))
-    ) {
-      diff.range('leaf.backing', key, from, to, both)
-      differs = true
-    }
-    if (A.prot[ia] !== B.prot[ib]) {
-      diff.range('leaf.prot', key, from, to, both)
-      differs = true
-    }
-    if (!differs && (A.iova[ia] !== B.iova[ib] || A.sizeLog2[ia] !== B.sizeLog2[ib])) {
-      diff.range('leaf.size', key, from, to, both)
-    }
-  }
-  const ra = leafRanges(A)
-  const rb = leafRanges(B)
+  const report = (kind: DiffKind, ia: number, ib: number, from: number, to: number) =>
+    diff.range(kind, key, from, to, () => ({
+      ...(ia >= 0 ? { pre: describe(A, files.pre, ia) } : {}),
+      ...(ib >= 0 ? { post: describe(B, files.post, ib) } : {}),
+    }))
+  const fileMap = backing && !sameFiles(files.pre, files.post) ? mapFile : undefined
   let resume = Number.NEGATIVE_INFINITY
+  /**
+   * The per-IOVA sweep over leaves starting in [from, to) (see sweepRanges for the contract),
+   * written out for leaves: this loop is the whole cost when differences are spread everywhere.
+   */
   const sweep = (from: number, to: number) => {
-    resume = sweepRanges(ra, rb, from, to, resume, visit)
+    const ai = A.iova
+    const bi = B.iova
+    const as = A.sizeLog2
+    const bs = B.sizeLog2
+    const ap = A.prot
+    const bp = B.prot
+    const paA = pa?.a
+    const paB = pa?.b
+    const nA = A.count
+    const nB = B.count
+    const INF = Number.POSITIVE_INFINITY
+    let pos = Math.max(from, resume)
+    let ia = lowerBound(ai, nA, pos)
+    if (ia > 0 && ai[ia - 1] + PAGES[as[ia - 1]] > pos) ia--
+    let ib = lowerBound(bi, nB, pos)
+    if (ib > 0 && bi[ib - 1] + PAGES[bs[ib - 1]] > pos) ib--
+    let segments = 0
+    for (;;) {
+      while (ia < nA && ai[ia] + PAGES[as[ia]] <= pos) ia++
+      while (ib < nB && bi[ib] + PAGES[bs[ib]] <= pos) ib++
+      const aS = ia < nA ? ai[ia] : INF
+      const bS = ib < nB ? bi[ib] : INF
+      const aCov = aS <= pos
+      const bCov = bS <= pos
+      if (!aCov && !bCov) {
+        const next = Math.min(aS, bS)
+        if (next >= to) break
+        pos = next
+        continue
+      }
+      if (pos >= to && !(aCov && aS < to) && !(bCov && bS < to)) break
+      const aEnd = aCov ? aS + PAGES[as[ia]] : aS
+      const bEnd = bCov ? bS + PAGES[bs[ib]] : bS
+      const end = Math.min(aEnd, bEnd)
+      segments++
+      if (!bCov) report('leaf.missing', ia, -1, pos, end)
+      else if (!aCov) report('leaf.extra', -1, ib, pos, end)
+      else {
+        let differs = false
+        if (paA && paA[ia] - aS !== paB![ib] - bS) {
+          report('leaf.pa', ia, ib, pos, end)
+          differs = true
+        }
+        if (backing) {
+          const fb = backing.fb[ib]
+          if (
+            backing.fa[ia] !== (fileMap ? fileMap(fb) : fb) ||
+            backing.oa[ia] - aS !== backing.ob[ib] - bS
+          ) {
+            report('leaf.backing', ia, ib, pos, end)
+            differs = true
+          }
+        }
+        if (ap[ia] !== bp[ib]) {
+          report('leaf.prot', ia, ib, pos, end)
+          differs = true
+        }
+        if (!differs && (aS !== bS || as[ia] !== bs[ib])) report('leaf.size', ia, ib, pos, end)
+      }
+      pos = end
+    }
+    stats.segmentsSwept += segments
+    resume = Math.max(pos, resume)
   }
   const LA = pre.merkle
   const LB = post.merkle
