@@ -5,7 +5,11 @@
  */
 export type DmaAccessKind = 'read' | 'write'
 
-/** Outcome of one translation. `pa` is -1 when the transaction was aborted/faulted. */
+/**
+ * Outcome of one translation. `pa` is -1 when the transaction was aborted/faulted. A translator
+ * may return the same object again from its next call (the SMMUv3 model always does; VT-d for
+ * successful translations): read it before translating again, do not keep it.
+ */
 export interface TranslationOutcome {
   pa: number
   /** True when the IOTLB (or a configuration cache) answered without a table walk. */
