@@ -12,6 +12,8 @@ export interface FaultFindings {
   reasons: string[]
   /** Why faults could not be counted. */
   unknown: string[]
+  /** What the backend cannot observe at all (caps the verdict at `consistent`). */
+  notObserved: string[]
 }
 
 /**
@@ -28,6 +30,7 @@ export function checkFaults(pre: SnapshotHeader, post: SnapshotHeader): FaultFin
     faulted: false,
     reasons: [],
     unknown: [],
+    notObserved: [],
   }
   const hwA = pre.faults.hardware
   const hwB = post.faults.hardware
@@ -82,7 +85,7 @@ export function checkFaults(pre: SnapshotHeader, post: SnapshotHeader): FaultFin
   }
   f.faulted = !!(f.recorded || f.lost || f.groundTruth || f.kernelSinceBoot)
   if (f.recorded === null && f.groundTruth === null && f.unknown.length === 0) {
-    f.unknown.push(
+    f.notObserved.push(
       'faults between the snapshots cannot be counted: the backend observes neither hardware-held fault counters nor ground truth (kernel counters restart at kexec)',
     )
   }

@@ -68,8 +68,11 @@ function firstAsText(e: Record<string, unknown> | undefined): string {
  * The verdict on one host update from its pre- and post-kexec snapshots (pure).
  *
  * Precedence: any fault → `faulted`; else any difference (state, kernel, boot ID, blackout) →
- * `diverged`; else anything that could not be observed or counted → `unverified`; else DMA
- * continuity shown → `hitless`, not observable or not shown → `consistent`.
+ * `diverged`; else data that is inconsistent or a comparison that could not be made at all (no
+ * translations on either side, a blackout SLO without a blackout) → `unverified`; else, when the
+ * backend declares it cannot observe something (configuration entries, fault counters, DMA
+ * continuity — a real kernel today), `consistent` with a reason naming each blind spot: never
+ * counted as equal, never `hitless`; else DMA continuity shown → `hitless`.
  */
 export function verifySnapshots(
   pre: Snapshot,
@@ -78,6 +81,7 @@ export function verifySnapshots(
 ): VerifyResult {
   const diff = new DiffCollector(expect.diffLimit ?? 20)
   const notCompared: string[] = []
+  const notObserved: string[] = []
   const leafViews: Record<string, LeafCompareStats> = {}
   const problems: string[] = []
   const A = pre.header
@@ -126,7 +130,7 @@ export function verifySnapshots(
   compareAttachments(A.attachments, B.attachments, diff)
   if (A.capabilities.configEntries && B.capabilities.configEntries)
     compareConfigEntries(A.config, B.config, diff)
-  else notCompared.push('configuration entries: the backend cannot read STE/CD or context/PASID entries')
+  else notObserved.push('configuration entries: the backend cannot read STE/CD or context/PASID entries')
 
   // The update's own contract.
   if (expect.targetKernel !== undefined && B.kernel.version !== expect.targetKernel) {
@@ -150,22 +154,34 @@ export function verifySnapshots(
     const bytes = s.bytes ? ` (${s.bytes} bytes of IOVA)` : ''
     reasons.push(`${k}: ${s.total} ${PHRASE[k]}${bytes}${firstAsText(s.first[0])}`)
   }
-  reasons.push(...problems, ...faults.unknown, ...notCompared.map((n) => `not compared: ${n}`))
+  reasons.push(
+    ...problems,
+    ...faults.unknown,
+    ...notCompared.map((n) => `not compared: ${n}`),
+    ...[...notObserved, ...faults.notObserved].map((n) => `not observed: ${n}`),
+  )
 
   let verdict: Verdict
   if (faults.faulted) verdict = 'faulted'
   else if (diff.count() > 0) verdict = 'diverged'
   else if (problems.length || faults.unknown.length || notCompared.length) verdict = 'unverified'
+  else if (notObserved.length || faults.notObserved.length) verdict = 'consistent'
   else {
     const continuity = dmaContinuity(pre, post)
     verdict = continuity.shown ? 'hitless' : 'consistent'
     reasons.push(continuity.reason)
   }
-  const { reasons: _r, unknown: _u, faulted: _f, ...faultNumbers } = faults
+  const { reasons: _r, unknown: _u, faulted: _f, notObserved: _n, ...faultNumbers } = faults
   return {
     verdict,
     reasons,
-    diff: { ...json, notCompared, faults: faultNumbers, leafViews },
+    diff: {
+      ...json,
+      notCompared,
+      notObserved: [...notObserved, ...faults.notObserved],
+      faults: faultNumbers,
+      leafViews,
+    },
     faults: faultCounts(faults),
   }
 }
