@@ -25,7 +25,8 @@ export interface VerifyResult {
   diff: BoundedDiff & {
     /** What could not be compared (a capability missing on either side). */
     notCompared: string[]
-    faults: Omit<FaultFindings, 'reasons' | 'unknown' | 'faulted'>
+    notObserved: string[]
+    faults: Omit<FaultFindings, 'reasons' | 'unknown' | 'faulted' | 'notObserved'>
     leafViews: Record<string, LeafCompareStats>
   }
   /** Faults between the snapshots, when recorded, lost and ground truth are all known. */
