@@ -29,7 +29,14 @@ export interface TestPlatform {
  * Redis key prefix, a controller on a random loopback port and a verifier, all in-process.
  */
 export async function startPlatform(
-  opts: { loopMs?: number; heartbeatTimeoutMs?: number } = {},
+  opts: {
+    loopMs?: number
+    heartbeatTimeoutMs?: number
+    leaseMs?: number
+    /** false: the in-process controller serves the API; its loop starts when the test says. */
+    startLoop?: boolean
+    env?: Record<string, string>
+  } = {},
 ): Promise<TestPlatform> {
   const database = await createTestDatabase(TEST_PG_SERVER)
   const redis = await provisionRedis({})
@@ -40,14 +47,15 @@ export async function startPlatform(
     REDIS_URL: redis.url,
     HITLESS_REDIS_PREFIX: redisPrefix,
     HITLESS_LOOP_MS: String(opts.loopMs ?? 200),
-    HITLESS_LEASE_MS: '5000',
+    HITLESS_LEASE_MS: String(opts.leaseMs ?? 5000),
     HITLESS_HEARTBEAT_TIMEOUT_MS: String(opts.heartbeatTimeoutMs ?? 60000),
+    ...opts.env,
   })
   const db = createDb(database.url)
   const controller = await buildController(cfg, db)
   await controller.ctx.tokens.ensure('test admin', 'admin', adminToken)
   await controller.app.listen({ port: 0, host: '127.0.0.1' })
-  controller.ctx.loop.start()
+  if (opts.startLoop !== false) controller.ctx.loop.start()
   const port = (controller.app.server.address() as AddressInfo).port
   const url = `http://127.0.0.1:${port}`
   const verifier = new VerifierService(db, { redisUrl: redis.url, prefix: redisPrefix })

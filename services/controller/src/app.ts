@@ -117,18 +117,18 @@ export async function buildController(
     },
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
-  if (cfg.rateLimitPerMinute > 0) {
-    await app.register(rateLimit, {
-      max: cfg.rateLimitPerMinute,
-      timeWindow: 60000,
-      keyGenerator: rateKey,
-      errorResponseBuilder: (_req, c) =>
-        new HitlessError(
-          'HITLESS_E_RATE_LIMITED',
-          `rate limit of ${c.max} requests per minute reached: retry in ${Math.ceil(c.ttl / 1000)} s`,
-        ),
-    })
-  }
+  // HITLESS_RATE_LIMIT=0 turns the global limit off; the login limit always holds.
+  await app.register(rateLimit, {
+    global: cfg.rateLimitPerMinute > 0,
+    max: cfg.rateLimitPerMinute || 1,
+    timeWindow: 60000,
+    keyGenerator: rateKey,
+    errorResponseBuilder: (_req, c) =>
+      new HitlessError(
+        'HITLESS_E_RATE_LIMITED',
+        `rate limit of ${c.max} requests per minute reached: retry in ${Math.ceil(c.ttl / 1000)} s`,
+      ),
+  })
   app.addHook('onRequest', makeAuthHook(tokens, ctx.sessions))
   await app.register(healthRoutes(ctx))
   await app.register(

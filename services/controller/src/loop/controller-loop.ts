@@ -192,7 +192,8 @@ export class ControllerLoop {
           }
           case 'wait':
             await tx.rollout.updateMany({
-              where: { id: r.id, NOT: { phaseReason: a.reason } },
+              // (phaseReason <> x is NULL, not true, when phaseReason is NULL)
+              where: { id: r.id, OR: [{ phaseReason: null }, { NOT: { phaseReason: a.reason } }] },
               data: { phaseReason: a.reason },
             })
             break

@@ -110,19 +110,23 @@ export const rolloutRoutes =
         `/rollouts/:id/${verb}`,
         {
           config: { access: 'operator' },
+          // The body is optional: no body is an empty one.
+          preValidation: async (req) => {
+            if (req.body === undefined || req.body === null) req.body = {}
+          },
           schema: {
             tags: ['rollouts'],
             summary,
             params: IdParamsSchema,
-            body: Type.Optional(RolloutActionBodySchema),
+            body: RolloutActionBodySchema,
             response: { 200: RolloutSchema, ...WRITE_ERRORS },
           },
         },
         async (req) => {
-          const r = await fn(req.params.id, req.principal!.name, req.body?.reason)
+          const r = await fn(req.params.id, req.principal!.name, req.body.reason)
           await ctx.audit.record(req.principal!.name, `rollout.${verb}`, r.id, {
             phase: r.phase,
-            ...(req.body?.reason ? { reason: req.body.reason } : {}),
+            ...(req.body.reason ? { reason: req.body.reason } : {}),
           })
           ctx.loop.kick()
           return r
