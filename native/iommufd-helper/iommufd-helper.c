@@ -38,6 +38,7 @@
 #include <sys/utsname.h>
 #include <linux/iommufd.h>
 #include <linux/liveupdate.h>
+#include <linux/vfio.h>
 #include <linux/reboot.h>
 #include "iommufd_test.h"
 
@@ -503,6 +504,77 @@ static int h_add_reserved(int argc, char **argv, const char **what)
 	ARG(num, 3, &c.add_reserved.length);
 	*what = "IOMMU_TEST_OP_ADD_RESERVED";
 	return test_cmd(&c);
+}
+
+/* iommufd_reopen: closes /dev/iommu and opens it again → fd=. Every object of the old context
+ * (IOAS, HWPT, mock devices, their pins) dies with the old fd; memfds and LUO sessions stay. The
+ * contract suite uses it to give each test a fresh context in one guest. */
+static int h_iommufd_reopen(int argc, char **argv, const char **what)
+{
+	*what = "open /dev/iommu";
+	if (iommufd >= 0)
+		close(iommufd);
+	iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	if (iommufd < 0)
+		return errno;
+	resp_add(" fd=%d", iommufd);
+	return 0;
+}
+
+/* ---- VFIO cdev (real hosts: /dev/vfio/devices/vfioN); include/uapi/linux/vfio.h ---- */
+
+/* vfio_open PATH → fd= (the device cdev; nothing is bound yet) */
+static int h_vfio_open(int argc, char **argv, const char **what)
+{
+	NEED(2);
+	*what = "open vfio cdev";
+	int fd = open(argv[1], O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	resp_add(" fd=%d", fd);
+	return 0;
+}
+
+/* vfio_bind FD → devid= (VFIO_DEVICE_BIND_IOMMUFD to this helper's iommufd) */
+static int h_vfio_bind(int argc, char **argv, const char **what)
+{
+	struct vfio_device_bind_iommufd c = { .argsz = sizeof(c), .iommufd = iommufd };
+	uint32_t fd;
+	NEED(2);
+	ARG(num32, 1, &fd);
+	*what = "VFIO_DEVICE_BIND_IOMMUFD";
+	if (iommufd < 0)
+		return ENODEV;
+	int e = xioctl((int)fd, VFIO_DEVICE_BIND_IOMMUFD, &c);
+	if (!e)
+		resp_add(" devid=%u", c.out_devid);
+	return e;
+}
+
+/* vfio_attach FD PT_ID → pt= (VFIO_DEVICE_ATTACH_IOMMUFD_PT; on an attached device the kernel replaces) */
+static int h_vfio_attach(int argc, char **argv, const char **what)
+{
+	struct vfio_device_attach_iommufd_pt c = { .argsz = sizeof(c) };
+	uint32_t fd;
+	NEED(3);
+	ARG(num32, 1, &fd);
+	ARG(num32, 2, &c.pt_id);
+	*what = "VFIO_DEVICE_ATTACH_IOMMUFD_PT";
+	int e = xioctl((int)fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &c);
+	if (!e)
+		resp_add(" pt=%u", c.pt_id);
+	return e;
+}
+
+/* vfio_detach FD (VFIO_DEVICE_DETACH_IOMMUFD_PT: DMA blocked) */
+static int h_vfio_detach(int argc, char **argv, const char **what)
+{
+	struct vfio_device_detach_iommufd_pt c = { .argsz = sizeof(c) };
+	uint32_t fd;
+	NEED(2);
+	ARG(num32, 1, &fd);
+	*what = "VFIO_DEVICE_DETACH_IOMMUFD_PT";
+	return xioctl((int)fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &c);
 }
 
 /* ----------------------------------------------------------------------------------------------
@@ -1080,6 +1152,11 @@ static const struct {
 	{ "md_check_map", h_md_check_map },
 	{ "md_check_refs", h_md_check_refs },
 	{ "add_reserved", h_add_reserved },
+	{ "iommufd_reopen", h_iommufd_reopen },
+	{ "vfio_open", h_vfio_open },
+	{ "vfio_bind", h_vfio_bind },
+	{ "vfio_attach", h_vfio_attach },
+	{ "vfio_detach", h_vfio_detach },
 	{ "memfd_create", h_memfd_create },
 	{ "mmap", h_mmap },
 	{ "munmap", h_munmap },

@@ -98,3 +98,15 @@ export function parseRanges(s: string): { start: bigint; last: bigint }[] {
     return { start: BigInt(start), last: BigInt(last) }
   })
 }
+
+/** The `text=` of read_file: bytes escaped as %xx (spaces, newlines, %, non-ASCII) back to UTF-8. */
+export function decodeText(escaped: string): string {
+  const bytes: number[] = []
+  for (let i = 0; i < escaped.length; i++) {
+    if (escaped[i] === '%' && /^[0-9a-fA-F]{2}$/.test(escaped.slice(i + 1, i + 3))) {
+      bytes.push(Number.parseInt(escaped.slice(i + 1, i + 3), 16))
+      i += 2
+    } else bytes.push(escaped.charCodeAt(i))
+  }
+  return Buffer.from(bytes).toString('utf8')
+}

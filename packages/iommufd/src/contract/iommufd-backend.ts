@@ -5,6 +5,12 @@ import type { SnapshotOptions } from './to-protocol-snapshot.js'
 
 export type { IovaRange } from '../kernel/iova-ranges.js'
 
+/**
+ * The IOMMU behind a backend: one of the modelled ones, or `iommufd-mock`, the kernel's selftest
+ * mock IOMMU (CONFIG_IOMMUFD_TEST) that the real-kernel lane runs on.
+ */
+export type BackendHardware = Hardware | 'iommufd-mock'
+
 /** IOMMU_IOAS_MAP_READABLE / _WRITEABLE. Default: both. */
 export interface Protection {
   read: boolean
@@ -53,7 +59,7 @@ export interface ObjectInfo {
 export interface IommufdBackend {
   /** `emulated-smmuv3`, `emulated-vtd`, `real-iommufd`. */
   readonly backend: string
-  readonly hardware: Hardware
+  readonly hardware: BackendHardware
   /** What snapshot() can observe. */
   readonly capabilities: BackendCapabilities
 

@@ -1,5 +1,6 @@
-import type { FaultCounts, Hardware } from '@hitless/protocol'
+import type { FaultCounts } from '@hitless/protocol'
 import type { HardwareConfigEntry, HardwareFaultLog } from '../drivers/iommu-driver.js'
+import type { BackendHardware } from './iommufd-backend.js'
 
 /**
  * What a backend can observe at all. A verifier must never read "could not see" as "was equal":
@@ -80,7 +81,7 @@ export interface SnapshotAttachment {
  */
 export interface BackendSnapshot {
   backend: string
-  hardware: Hardware
+  hardware: BackendHardware
   kernel: { version: string; bootId: string }
   capabilities: BackendCapabilities
   /** Every file token that backs an area, sorted. */
