@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs'
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { applyMigrations } from '@hitless/db'
-import { toHitlessError } from '@hitless/protocol'
+import { exitWithError } from '@hitless/protocol'
 import { provisionPostgres, provisionRedis } from '@hitless/provision'
 import { newTokenSecret } from '../services/controller/src/services/token.service.js'
 
@@ -127,8 +127,4 @@ async function demoRollout(url: string, token: string, fleetSize: number): Promi
   )
 }
 
-main().catch((e: unknown) => {
-  const err = toHitlessError(e)
-  console.error(`hitless: ${err.code}: ${err.message}`)
-  process.exit(err.exitCode || 1)
-})
+main().catch(exitWithError('hitless'))

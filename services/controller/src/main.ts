@@ -1,7 +1,7 @@
 // The controller process: `node --import tsx services/controller/src/main.ts`.
 import closeWithGrace from 'close-with-grace'
 import { applyMigrations, createDb } from '@hitless/db'
-import { toHitlessError } from '@hitless/protocol'
+import { exitWithError } from '@hitless/protocol'
 import { checkPostgres, checkRedis } from '@hitless/provision'
 import { buildController } from './app.js'
 import { loadControllerConfig } from './config.js'
@@ -31,8 +31,4 @@ async function main(): Promise<void> {
   })
 }
 
-main().catch((e: unknown) => {
-  const err = toHitlessError(e)
-  console.error(`hitless-controller: ${err.code}: ${err.message}`)
-  process.exit(err.exitCode || 1)
-})
+main().catch(exitWithError('hitless-controller'))

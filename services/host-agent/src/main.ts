@@ -1,5 +1,5 @@
 // The host agent process: `node --import tsx services/host-agent/src/main.ts [--hosts N]`.
-import { toHitlessError } from '@hitless/protocol'
+import { exitWithError } from '@hitless/protocol'
 import { loadAgentConfig } from './config.js'
 import { emulatedFleet } from './fleet.js'
 import { HostAgent } from './host-agent.js'
@@ -25,8 +25,4 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop)
 }
 
-main().catch((e: unknown) => {
-  const err = toHitlessError(e)
-  console.error(`hitless-agent: ${err.code}: ${err.message}`)
-  process.exit(err.exitCode || 1)
-})
+main().catch(exitWithError('hitless-agent'))

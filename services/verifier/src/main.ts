@@ -1,6 +1,6 @@
 // The verifier process: `node --import tsx services/verifier/src/main.ts`.
 import { createDb } from '@hitless/db'
-import { HitlessError, toHitlessError } from '@hitless/protocol'
+import { HitlessError, exitWithError } from '@hitless/protocol'
 import { checkPostgres, checkRedis } from '@hitless/provision'
 import { VerifierService } from './verifier.js'
 
@@ -27,8 +27,4 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop)
 }
 
-main().catch((e: unknown) => {
-  const err = toHitlessError(e)
-  console.error(`hitless-verifier: ${err.code}: ${err.message}`)
-  process.exit(err.exitCode || 1)
-})
+main().catch(exitWithError('hitless-verifier'))

@@ -1,2 +1,3 @@
 export * from './error-codes.js'
 export * from './hitless-error.js'
+export * from './exit-with-error.js'
