@@ -36,6 +36,8 @@ export async function startPlatform(
     /** false: the in-process controller serves the API; its loop starts when the test says. */
     startLoop?: boolean
     env?: Record<string, string>
+    /** PostgreSQL connections of the in-process controller and verifier (default 10). */
+    dbPool?: number
   } = {},
 ): Promise<TestPlatform> {
   const database = await createTestDatabase(TEST_PG_SERVER)
@@ -51,7 +53,7 @@ export async function startPlatform(
     HITLESS_HEARTBEAT_TIMEOUT_MS: String(opts.heartbeatTimeoutMs ?? 60000),
     ...opts.env,
   })
-  const db = createDb(database.url)
+  const db = createDb(database.url, opts.dbPool)
   const controller = await buildController(cfg, db)
   await controller.ctx.tokens.ensure('test admin', 'admin', adminToken)
   await controller.app.listen({ port: 0, host: '127.0.0.1' })

@@ -28,6 +28,7 @@ import { EventHub } from './services/event-hub.service.js'
 import { HostService } from './services/host.service.js'
 import { KernelService } from './services/kernel.service.js'
 import { LeaseService } from './services/lease.service.js'
+import { RolloutReadCache } from './services/rollout-read-cache.js'
 import { RolloutService } from './services/rollout.service.js'
 import { parseCookies, SESSION_COOKIE, SessionService } from './services/session.service.js'
 import { StatsService } from './services/stats.service.js'
@@ -85,6 +86,7 @@ export async function buildController(
     hosts: new HostService(db, tokens),
     kernels,
     rollouts,
+    rolloutReads: new RolloutReadCache((id) => rollouts.get(id), cfg.readCacheMs),
     updates: new UpdateService(db),
     agent: new AgentService(db, Number(process.env.HITLESS_CLAIM_TAKEOVER_MS ?? 30000)),
     audit: new AuditService(db),

@@ -21,6 +21,10 @@ export interface ControllerConfig {
   loginPerMinute: number
   /** Mark session cookies Secure (set it behind TLS). */
   secureCookies: boolean
+  /** PostgreSQL connections of this replica (agents' claims are short transactions; 50 hosts in flight need more than 10). */
+  dbPoolSize: number
+  /** How old a GET /rollouts/:id snapshot may be (services/rollout-read-cache.ts); 0: never cached. */
+  readCacheMs: number
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
@@ -52,5 +56,7 @@ export function loadControllerConfig(env: NodeJS.ProcessEnv = process.env): Cont
     rateLimitPerMinute: int(env, 'HITLESS_RATE_LIMIT', 1200),
     loginPerMinute: int(env, 'HITLESS_LOGIN_RATE_LIMIT', 10),
     secureCookies: env.HITLESS_SECURE_COOKIES === '1',
+    readCacheMs: int(env, 'HITLESS_READ_CACHE_MS', 250),
+    dbPoolSize: int(env, 'HITLESS_DB_POOL', 20),
   }
 }

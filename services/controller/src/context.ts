@@ -8,6 +8,7 @@ import type { EventHub } from './services/event-hub.service.js'
 import type { HostService } from './services/host.service.js'
 import type { KernelService } from './services/kernel.service.js'
 import type { LeaseService } from './services/lease.service.js'
+import type { RolloutReadCache } from './services/rollout-read-cache.js'
 import type { RolloutService } from './services/rollout.service.js'
 import type { SessionService } from './services/session.service.js'
 import type { StatsService } from './services/stats.service.js'
@@ -25,6 +26,7 @@ export interface ControllerContext {
   hosts: HostService
   kernels: KernelService
   rollouts: RolloutService
+  rolloutReads: RolloutReadCache
   updates: UpdateService
   agent: AgentService
   audit: AuditService

@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   await checkPostgres(cfg.databaseUrl, 'DATABASE_URL')
   await checkRedis(cfg.redisUrl, 'REDIS_URL')
   await applyMigrations(cfg.databaseUrl)
-  const db = createDb(cfg.databaseUrl)
+  const db = createDb(cfg.databaseUrl, cfg.dbPoolSize)
   const { app, ctx } = await buildController(cfg, db, { logger: process.env.HITLESS_LOG !== '0' })
   if (cfg.adminToken) {
     await ctx.tokens.ensure('admin (HITLESS_ADMIN_TOKEN)', 'admin', cfg.adminToken)

@@ -4,6 +4,39 @@ import { type StubFault, StubEmulatedHost } from './runtime/stub-emulated-host.j
 
 export const BASE_KERNEL = '6.19.0-hitless0'
 
+/** Share of a host's update time each step takes (KEXEC and RESTORE the largest, as on real hosts). */
+const STEP_SHARE: Record<UpdateStep, number> = {
+  PREFLIGHT: 0.1,
+  SNAPSHOT_PRE: 0.1,
+  PRESERVE: 0.15,
+  KEXEC: 0.3,
+  RESTORE: 0.2,
+  SNAPSHOT_POST: 0.1,
+  FINISH: 0.05,
+}
+
+/**
+ * Seeded per-host update times for benchmarks (HITLESS_EMU_DURATION_SEED): log-normal with the
+ * given median and σ, clamped to [median/3, median*10/3], split over the steps by STEP_SHARE.
+ * Deterministic: the same seed and fleet size give the same durations in any process.
+ */
+export function seededDurations(seed: number, n: number, medianMs = 1500, sigma = 0.4) {
+  let a = seed >>> 0
+  const rnd = () => {
+    // mulberry32
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const hostMs = Array.from({ length: n }, () => {
+    const z = Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd())
+    return Math.min((medianMs * 10) / 3, Math.max(medianMs / 3, medianMs * Math.exp(sigma * z)))
+  })
+  return { hostMs, stepMs: (i: number, s: UpdateStep) => hostMs[i] * STEP_SHARE[s] }
+}
+
 export interface FleetOptions {
   /** Test hooks: faults by host name (HITLESS_EMU_FAULTS). */
   faults?: Map<string, StubFault>

@@ -1,7 +1,7 @@
 // The host agent process: `node --import tsx services/host-agent/src/main.ts [--hosts N]`.
 import { exitWithError } from '@hitless/protocol'
 import { loadAgentConfig } from './config.js'
-import { emulatedFleet } from './fleet.js'
+import { emulatedFleet, seededDurations } from './fleet.js'
 import { HostAgent } from './host-agent.js'
 import { parseStubFaults } from './runtime/stub-emulated-host.js'
 
@@ -12,8 +12,10 @@ async function main(): Promise<void> {
       'running on a real host needs the real-iommufd backend, which is not built yet: use --hosts N for an emulated fleet',
     )
   }
+  const seed = process.env.HITLESS_EMU_DURATION_SEED
   const fleet = emulatedFleet(cfg.agentId, cfg.hosts, cfg.stepMs, {
     faults: parseStubFaults(process.env.HITLESS_EMU_FAULTS),
+    ...(seed ? { stepMsFor: seededDurations(Number(seed), cfg.hosts).stepMs } : {}),
   })
   const agent = new HostAgent(cfg, fleet, (m) => console.log(m))
   await agent.start()

@@ -46,6 +46,7 @@ export class ControllerLoop {
   ) {}
 
   start(): void {
+    this.queues.onVerified(() => this.kick())
     const run = async () => {
       await this.tick().catch((e: unknown) => this.log(`controller loop: ${(e as Error).message}`))
       if (this.timer !== undefined) this.timer = setTimeout(run, this.opts.intervalMs)
@@ -66,11 +67,13 @@ export class ControllerLoop {
       this.again = true
       return
     }
-    void this.tick().catch((e: unknown) => this.log(`controller loop: ${(e as Error).message}`))
+    void this.tick(new Date(), false).catch((e: unknown) =>
+      this.log(`controller loop: ${(e as Error).message}`),
+    )
   }
 
-  /** Runs one reconcile pass now. */
-  async tick(now = new Date()): Promise<void> {
+  /** Runs one reconcile pass now (`upkeep` false: planning only, for kicks). */
+  async tick(now = new Date(), upkeep = true): Promise<void> {
     if (this.running) {
       this.again = true
       return
@@ -80,7 +83,7 @@ export class ControllerLoop {
       let first = true
       do {
         this.again = false
-        await this.pass(first ? now : new Date())
+        await this.pass(first ? now : new Date(), first && upkeep)
         first = false
       } while (this.again && this.timer !== undefined)
     } finally {
@@ -88,7 +91,8 @@ export class ControllerLoop {
     }
   }
 
-  private async pass(now: Date): Promise<void> {
+  /** A pass woken by `kick` plans only; the timer's passes also do the periodic upkeep. */
+  private async pass(now: Date, upkeep = true): Promise<void> {
     const epoch = await this.lease.tryAcquire(now)
     if (epoch === undefined) {
       this.lastEpoch = undefined
@@ -97,16 +101,18 @@ export class ControllerLoop {
     const takeover = epoch !== this.lastEpoch
     if (takeover) this.log(`controller ${this.lease.holder} leads with epoch ${epoch}`)
     this.lastEpoch = epoch
-    this.ticks++
+    if (upkeep) this.ticks++
     // Re-enqueue what PostgreSQL says is queued: after a takeover, after a failed enqueue, and
     // now and then, in case a leader died between its commit and its enqueue or Redis lost a job.
-    if (takeover || this.reenqueueOwed || this.ticks % 30 === 0) await this.reenqueueQueued()
-    await this.expireSilentHosts(epoch, now)
+    if (takeover || this.reenqueueOwed || (upkeep && this.ticks % 30 === 0)) await this.reenqueueQueued()
+    if (upkeep) await this.expireSilentHosts(epoch, now)
     for (const r of await loadPlannerRollouts(this.db)) {
       const actions = planNext(r, now)
       if (actions.length) await this.apply(epoch, r, actions, now)
     }
-    await this.enqueueOwedVerifications()
+    // The agent API enqueues each verification when an update finishes; this catches the ones
+    // lost to a crash between that commit and that enqueue.
+    if (takeover || (upkeep && this.ticks % 10 === 0)) await this.enqueueOwedVerifications()
   }
 
   /** Runs `fn` in a transaction that first checks `epoch` still holds the lease. */

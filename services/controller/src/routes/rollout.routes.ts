@@ -85,7 +85,11 @@ export const rolloutRoutes =
           response: { 200: RolloutSchema, 404: ErrorBodySchema, ...READ_ERRORS },
         },
       },
-      async (req) => ctx.rollouts.get(req.params.id),
+      // Already serialised (and validated against RolloutSchema when it was built).
+      async (req, reply) =>
+        reply
+          .type('application/json; charset=utf-8')
+          .send((await ctx.rolloutReads.get(req.params.id)) as never),
     )
 
     const actions = [
@@ -124,6 +128,7 @@ export const rolloutRoutes =
         },
         async (req) => {
           const r = await fn(req.params.id, req.principal!.name, req.body.reason)
+          ctx.rolloutReads.invalidate(r.id)
           await ctx.audit.record(req.principal!.name, `rollout.${verb}`, r.id, {
             phase: r.phase,
             ...(req.body.reason ? { reason: req.body.reason } : {}),

@@ -1,0 +1,240 @@
+// Benchmarks of the rollout engine (npm run bench -- controller). Ratios against baselines
+// measured in the same run (issue 7):
+// - makespan of a 1,000-host emulated rollout (max concurrency 50, canary and waves, spread over
+//   racks, per-host durations from a seeded distribution) against the ideal schedule obeying
+//   the same policy with the same durations: target ≤ 1.15×;
+// - p99 of GET /api/v1/rollouts/:id under 200 concurrent connections against a fastify
+//   hello-world in the same process: target ≤ 3×.
+import { spawn } from 'node:child_process'
+import type { AddressInfo } from 'node:net'
+import Fastify from 'fastify'
+import { resolvePolicy } from '../src/planner/policy.js'
+import { planWaves } from '../src/planner/wave-plan.js'
+import type { Rollout, RolloutPolicy } from '@hitless/protocol'
+import { UPDATE_STEPS } from '@hitless/protocol'
+import { seededDurations } from '../../host-agent/src/fleet.js'
+import { api, KERNEL, startPlatform, waitFor } from '../../../test/support/platform.js'
+import { idealMakespanMs } from './ideal-schedule.js'
+
+const HOSTS = Number(process.env.BENCH_HOSTS ?? 1000)
+const SEED = 20261125
+const POLICY: RolloutPolicy = {
+  canary: 10,
+  waves: ['10%', '30%', '100%'],
+  maxConcurrent: 50,
+  spreadBy: 'rack',
+  errorBudget: 0,
+  onUnverified: 'continue',
+}
+
+// Per-host update times: log-normal, median 1.5 s, σ 0.4, clamped to [0.5, 5] s, split over the
+// steps (services/host-agent/src/fleet.ts, seededDurations): the agent process draws the same.
+const { stepMs } = seededDurations(SEED, HOSTS)
+
+const rows: { name: string; value: string; ratio: string; target: string; ok: boolean }[] = []
+
+/** Closed-loop load from a child process (so the client does not share the server's event loop). */
+function load(
+  url: string,
+  token: string | undefined,
+  connections: number,
+  seconds: number,
+): Promise<{ p50: number; p99: number; rps: number; errors: number }> {
+  const script = `
+    import http from 'node:http'
+    const [url, token, conns, secs] = process.argv.slice(1)
+    const agent = new http.Agent({ keepAlive: true, maxSockets: Number(conns) })
+    const lat = []; let errors = 0; const end = Date.now() + Number(secs) * 1000; const warm = Date.now() + 1000
+    const one = () => new Promise((res) => {
+      const t0 = process.hrtime.bigint()
+      const req = http.get(url, { agent, headers: token ? { authorization: 'Bearer ' + token } : {} }, (r) => {
+        r.resume(); r.on('end', () => { if (r.statusCode !== 200) errors++; if (Date.now() > warm) lat.push(Number(process.hrtime.bigint() - t0) / 1e6); res() })
+      })
+      req.on('error', () => { errors++; res() })
+    })
+    await Promise.all(Array.from({ length: Number(conns) }, async () => { while (Date.now() < end) await one() }))
+    lat.sort((a, b) => a - b)
+    const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]
+    console.log(JSON.stringify({ p50: q(0.5), p99: q(0.99), rps: lat.length / (Number(secs) - 1), errors }))
+    agent.destroy()
+  `
+  return new Promise((resolve, reject) => {
+    const c = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', script, url, token ?? '', String(connections), String(seconds)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
+    let out = ''
+    c.stdout.on('data', (d) => {
+      out += d
+    })
+    c.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator exited ${code}`)),
+    )
+  })
+}
+
+async function main(): Promise<void> {
+  const p = await startPlatform({
+    loopMs: 50,
+    dbPool: 40,
+    // The light agent heartbeats every 10 minutes: a host is silent only past an hour.
+    heartbeatTimeoutMs: 3600000,
+    env: { HITLESS_RATE_LIMIT: '100000000', HITLESS_CLAIM_TAKEOVER_MS: '30000' },
+  })
+  // Light agent mode, in its own process as agents are: stub hosts (no IOMMU emulation) with
+  // the seeded durations, heartbeats every 10 minutes.
+  const t0 = Date.now()
+  const agent = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'services/host-agent/src/main.ts', '--hosts', String(HOSTS), '--agent-id', 'bench'],
+    {
+      env: {
+        ...process.env,
+        ...p.agentEnv,
+        HITLESS_HEARTBEAT_MS: '600000',
+        HITLESS_EMU_DURATION_SEED: String(SEED),
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  )
+  await waitFor(
+    'enrolment',
+    async () => (await p.db.host.count({ where: { agentId: 'bench' } })) === HOSTS,
+    120000,
+    200,
+  )
+  await new Promise((r) => setTimeout(r, 1000)) // its worker connects
+  console.log(`enrolled ${HOSTS} emulated hosts in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+
+  // ---- makespan against the ideal schedule ----
+  const created = await api<Rollout>(p, p.adminToken, 'POST', '/api/v1/rollouts', {
+    kernel: KERNEL,
+    strategy: 'serialise',
+    selector: { labels: { fleet: 'bench' } },
+    policy: POLICY,
+  })
+  if (created.status !== 201) throw new Error(JSON.stringify(created.body))
+  const id = created.body.id
+  const cpu0 = process.cpuUsage()
+  const wall0 = Date.now()
+  await waitFor(
+    'the 1,000-host rollout',
+    async () => (await p.db.rollout.findUniqueOrThrow({ where: { id } })).phase === 'COMPLETED',
+    30 * 60 * 1000,
+    200,
+  )
+  const cpu = process.cpuUsage(cpu0)
+  console.log(
+    `controller+verifier process CPU: ${(((cpu.user + cpu.system) / 1000 / (Date.now() - wall0)) * 100).toFixed(0)}% of one core`,
+  )
+  const waves = await p.db.wave.findMany({ where: { rolloutId: id }, orderBy: { index: 'asc' } })
+  const actual = waves[waves.length - 1].finishedAt!.getTime() - waves[0].startedAt!.getTime()
+  const hosts = await p.db.host.findMany({ where: { agentId: 'bench' } })
+  const policy = resolvePolicy(POLICY)
+  const planned = planWaves(
+    hosts.map((h) => ({ id: h.id, name: h.name, labels: h.labels as Record<string, string> })),
+    policy,
+  )
+  // Host i of the emulated fleet is named bench-h<i>; its durations are hostMs[i].
+  const byId = new Map(hosts.map((h) => [h.id, h]))
+  const idx = (hostId: string) => Number(byId.get(hostId)!.name.split('-h')[1])
+  const ideal = idealMakespanMs(
+    planned,
+    policy,
+    (hostId) => UPDATE_STEPS.reduce((a, s) => a + stepMs(idx(hostId), s), 0),
+    (hostId) => (byId.get(hostId)!.labels as Record<string, string>).rack,
+  )
+  // Where the time beyond the ideal goes, per host (means).
+  const ups = await p.db.hostUpdate.findMany({
+    where: { rolloutId: id },
+    include: { steps: true, verdict: true },
+  })
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
+  const agentOver = mean(
+    ups.map((u) => {
+      const start = Math.min(...u.steps.map((x) => x.startedAt.getTime()))
+      const end = Math.max(...u.steps.map((x) => x.finishedAt!.getTime()))
+      return end - start - UPDATE_STEPS.reduce((a, st) => a + stepMs(idx(u.hostId), st), 0)
+    }),
+  )
+  const verifyLag = mean(ups.map((u) => u.verdict!.createdAt.getTime() - u.finishedAt!.getTime()))
+  const busy = ups.reduce(
+    (a, u) => a + (u.verdict!.createdAt.getTime() - Math.min(...u.steps.map((x) => x.startedAt.getTime()))),
+    0,
+  )
+  console.log(
+    `per host: agent API overhead ${agentOver.toFixed(0)} ms, finish → verdict ${verifyLag.toFixed(0)} ms; ` +
+      `mean hosts in flight ${(busy / actual).toFixed(1)} of 50`,
+  )
+  const summary = await api<Rollout>(p, p.adminToken, 'GET', `/api/v1/rollouts/${id}`)
+  const mk = actual / ideal
+  rows.push({
+    name: `makespan, ${HOSTS} hosts, max 50, canary 10 + waves 10%/30%/rest, spread by rack`,
+    value: `${(actual / 1000).toFixed(1)} s vs ideal ${(ideal / 1000).toFixed(1)} s (${summary.body.summary.needsReview} hosts done)`,
+    ratio: `${mk.toFixed(3)}x`,
+    target: '<= 1.15x',
+    ok: mk <= 1.15 && summary.body.summary.needsReview === HOSTS,
+  })
+  agent.kill('SIGTERM')
+
+  // ---- API p99 against a hello world, same process, same load ----
+  const small = await api<Rollout>(p, p.adminToken, 'POST', '/api/v1/rollouts', {
+    kernel: { ...KERNEL, version: '7.2.14-bench' },
+    strategy: 'serialise',
+    selector: {
+      names: hosts
+        .map((h) => h.name)
+        .sort()
+        .slice(0, 20),
+    },
+  })
+  const hello = Fastify()
+  hello.get('/', async () => ({ hello: 'world' }))
+  await hello.listen({ port: 0, host: '127.0.0.1' })
+  const helloUrl = `http://127.0.0.1:${(hello.server.address() as AddressInfo).port}/`
+  const seconds = 6
+  const base = await load(helloUrl, undefined, 200, seconds)
+  const small20 = await load(`${p.url}/api/v1/rollouts/${small.body.id}`, p.adminToken, 200, seconds)
+  const big = await load(`${p.url}/api/v1/rollouts/${id}`, p.adminToken, 200, seconds)
+  const bytes = (await api(p, p.adminToken, 'GET', `/api/v1/rollouts/${small.body.id}`)).body
+  const bigBytes = JSON.stringify((await api(p, p.adminToken, 'GET', `/api/v1/rollouts/${id}`)).body).length
+  rows.push({
+    name: 'hello world p99 (baseline), 200 connections',
+    value: `${base.p99.toFixed(1)} ms p99, ${base.p50.toFixed(1)} ms p50, ${Math.round(base.rps)} req/s`,
+    ratio: '1x',
+    target: '',
+    ok: base.errors === 0,
+  })
+  const r20 = small20.p99 / base.p99
+  rows.push({
+    name: `GET /api/v1/rollouts/:id p99, 20-host rollout (${JSON.stringify(bytes).length} B)`,
+    value: `${small20.p99.toFixed(1)} ms p99, ${small20.p50.toFixed(1)} ms p50, ${Math.round(small20.rps)} req/s`,
+    ratio: `${r20.toFixed(2)}x`,
+    target: '<= 3x',
+    ok: r20 <= 3 && small20.errors === 0,
+  })
+  rows.push({
+    name: `GET /api/v1/rollouts/:id p99, ${HOSTS}-host rollout (${bigBytes} B; for information)`,
+    value: `${big.p99.toFixed(1)} ms p99, ${big.p50.toFixed(1)} ms p50, ${Math.round(big.rps)} req/s`,
+    ratio: `${(big.p99 / base.p99).toFixed(2)}x`,
+    target: '',
+    ok: big.errors === 0,
+  })
+  await hello.close()
+  await p.close()
+
+  const w = Math.max(...rows.map((r) => r.name.length))
+  for (const r of rows)
+    console.log(
+      `${r.ok ? 'ok ' : 'BAD'} ${r.name.padEnd(w)}  ${r.value}  ${r.ratio}${r.target ? ` (target ${r.target})` : ''}`,
+    )
+  process.exit(rows.every((r) => r.ok) ? 0 : 1)
+}
+
+main().catch((e: unknown) => {
+  console.error(e)
+  process.exit(1)
+})
