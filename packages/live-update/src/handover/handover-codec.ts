@@ -1,0 +1,351 @@
+import { crc32 } from 'node:zlib'
+import { HARDWARE, type Hardware, STRATEGIES, type Strategy } from '@hitless/protocol'
+import { ByteReader, ByteWriter, OutOfBounds } from './byte-buffer.js'
+import { checkHandover } from './handover-checks.js'
+import { handoverRefused } from './handover-error.js'
+import {
+  type AreaColumns,
+  emptyAreas,
+  emptyRuns,
+  type FrameRuns,
+  HANDOVER_HEADER_BYTES,
+  HANDOVER_MAGIC,
+  HANDOVER_VERSION,
+  type HandoverState,
+  SECTION,
+  type UserspaceRecord,
+} from './handover-format.js'
+
+const PAGE = 4096
+
+function writeRuns(w: ByteWriter, r: FrameRuns): void {
+  w.varint(r.n)
+  w.ensure(r.n * 16)
+  let prevEnd = 0
+  for (let i = 0; i < r.n; i++) {
+    w.svarint(r.start[i] - prevEnd)
+    w.varint(r.count[i])
+    prevEnd = r.start[i] + r.count[i]
+  }
+}
+
+function readRuns(r: ByteReader): FrameRuns {
+  const n = r.varint()
+  if (n > r.remaining) throw new OutOfBounds(`${n} frame runs in ${r.remaining} bytes`)
+  const out = emptyRuns(n)
+  let prevEnd = 0
+  for (let i = 0; i < n; i++) {
+    const s = prevEnd + r.svarint()
+    const c = r.varint()
+    out.start[i] = s
+    out.count[i] = c
+    prevEnd = s + c
+  }
+  return out
+}
+
+/** Areas: IOVA as a delta from the previous area's end, lengths and offsets in pages, offset as a delta from where the previous area of that position ended. */
+function writeAreas(w: ByteWriter, a: AreaColumns): void {
+  w.varint(a.n)
+  w.ensure(a.n * 24)
+  let prevEnd = 0
+  let prevOffEnd = 0
+  for (let i = 0; i < a.n; i++) {
+    const iova = a.iova[i] / PAGE
+    const pages = a.length[i] / PAGE
+    const off = a.offset[i] / PAGE
+    w.svarint(iova - prevEnd)
+    w.varint(pages)
+    w.varint(a.file[i] + 1)
+    w.svarint(off - prevOffEnd)
+    w.u8(a.prot[i])
+    prevEnd = iova + pages
+    prevOffEnd = off + pages
+  }
+}
+
+function readAreas(r: ByteReader): AreaColumns {
+  const n = r.varint()
+  if (n * 5 > r.remaining) throw new OutOfBounds(`${n} areas in ${r.remaining} bytes`)
+  const a = emptyAreas(n)
+  let prevEnd = 0
+  let prevOffEnd = 0
+  for (let i = 0; i < n; i++) {
+    const iova = prevEnd + r.svarint()
+    const pages = r.varint()
+    const file = r.varint() - 1
+    const off = prevOffEnd + r.svarint()
+    a.iova[i] = iova * PAGE
+    a.length[i] = pages * PAGE
+    a.file[i] = file
+    a.offset[i] = off * PAGE
+    a.prot[i] = r.u8()
+    prevEnd = iova + pages
+    prevOffEnd = off + pages
+  }
+  return a
+}
+
+function section(w: ByteWriter, tag: number, body: () => void): void {
+  w.u16(tag)
+  w.u16(0)
+  const at = w.placeholder32()
+  const start = w.pos
+  body()
+  w.patch32(at, w.pos - start)
+}
+
+/** Encodes a handover (the old kernel finalising its KHO state). */
+export function encodeHandover(s: HandoverState): Uint8Array {
+  const w = new ByteWriter(1 << 16)
+  w.bytes(new Uint8Array(HANDOVER_HEADER_BYTES))
+  let sections = 0
+  const sec = (tag: number, body: () => void) => {
+    section(w, tag, body)
+    sections++
+  }
+  sec(SECTION.META, () => {
+    w.str(s.meta.hardware)
+    w.str(s.meta.backend)
+    w.str(s.meta.kernel.version)
+    w.str(s.meta.kernel.bootId)
+    w.str(s.meta.targetKernel)
+    w.str(s.meta.strategy)
+  })
+  sec(SECTION.PRESERVED, () => writeRuns(w, s.preserved))
+  sec(SECTION.MEMFDS, () => {
+    w.varint(s.memfds.length)
+    for (const m of s.memfds) {
+      w.str(m.token)
+      w.str(m.name)
+      w.varint(m.size)
+      writeRuns(w, m.frames)
+    }
+  })
+  sec(SECTION.IOAS, () => {
+    w.varint(s.ioas.length)
+    for (const io of s.ioas) {
+      w.varint(io.id)
+      w.str(io.key)
+      w.varint(io.allowed ? io.allowed.length + 1 : 0)
+      for (const [a, b] of io.allowed ?? []) {
+        w.f64(a)
+        w.f64(b)
+      }
+      writeAreas(w, io.areas)
+    }
+  })
+  sec(SECTION.HWPTS, () => {
+    w.varint(s.hwpts.length)
+    for (const h of s.hwpts) {
+      w.varint(h.id)
+      w.str(h.key)
+      w.varint(h.ioasId)
+      w.u8(h.auto ? 1 : 0)
+      w.str(h.format)
+      w.varint(h.tag)
+      w.varint(h.root)
+      w.varint(h.tablePages)
+    }
+  })
+  sec(SECTION.DEVICES, () => {
+    w.varint(s.devices.length)
+    for (const d of s.devices) {
+      w.varint(d.id)
+      w.str(d.name)
+      w.varint(d.hwptId)
+    }
+  })
+  if (s.userspace)
+    sec(SECTION.USERSPACE, () => {
+      const u = s.userspace!
+      w.varint(u.ioas.length)
+      for (const io of u.ioas) {
+        w.str(io.key)
+        writeAreas(w, io.maps)
+      }
+      w.varint(u.hwpts.length)
+      for (const h of u.hwpts) {
+        w.str(h.key)
+        w.str(h.ioasKey)
+        w.str(h.device)
+        w.u8(h.nestParent ? 1 : 0)
+      }
+      w.varint(u.attachments.length)
+      for (const a of u.attachments) {
+        w.str(a.device)
+        w.str(a.hwptKey)
+      }
+    })
+  if (s.job) sec(SECTION.JOB, () => w.str(JSON.stringify(s.job)))
+  const out = w.finish()
+  const payload = out.subarray(HANDOVER_HEADER_BYTES)
+  const h = new DataView(out.buffer, out.byteOffset, HANDOVER_HEADER_BYTES)
+  out.set(HANDOVER_MAGIC, 0)
+  h.setUint16(8, HANDOVER_VERSION, true)
+  h.setUint16(10, 0, true)
+  h.setUint16(12, sections, true)
+  h.setUint32(16, payload.length, true)
+  h.setUint32(20, crc32(payload), true)
+  return out
+}
+
+/**
+ * Decodes and checks a handover, refusing (HITLESS_E_HANDOVER, `details.check`) at the first
+ * check that fails: magic, version, truncated, checksum, section, inconsistent.
+ */
+export function decodeHandover(bytes: Uint8Array): HandoverState {
+  if (bytes.length < HANDOVER_HEADER_BYTES) {
+    if (bytes.length >= 8 && !HANDOVER_MAGIC.every((b, i) => bytes[i] === b))
+      throw handoverRefused('magic', 'not a Hitless handover blob')
+    throw handoverRefused(
+      'truncated',
+      `${bytes.length} bytes, shorter than the ${HANDOVER_HEADER_BYTES}-byte header`,
+    )
+  }
+  if (!HANDOVER_MAGIC.every((b, i) => bytes[i] === b))
+    throw handoverRefused('magic', 'not a Hitless handover blob')
+  const h = new DataView(bytes.buffer, bytes.byteOffset, HANDOVER_HEADER_BYTES)
+  const version = h.getUint16(8, true)
+  if (version !== HANDOVER_VERSION)
+    throw handoverRefused(
+      'version',
+      `format version ${version}; this kernel reads version ${HANDOVER_VERSION}`,
+    )
+  const sections = h.getUint16(12, true)
+  const payloadBytes = h.getUint32(16, true)
+  if (bytes.length < HANDOVER_HEADER_BYTES + payloadBytes)
+    throw handoverRefused(
+      'truncated',
+      `header promises ${payloadBytes} payload bytes, ${bytes.length - HANDOVER_HEADER_BYTES} present`,
+    )
+  const payload = bytes.subarray(HANDOVER_HEADER_BYTES, HANDOVER_HEADER_BYTES + payloadBytes)
+  const want = h.getUint32(20, true)
+  const got = crc32(payload)
+  if (want !== got)
+    throw handoverRefused(
+      'checksum',
+      `CRC-32 0x${got.toString(16)} does not match the header's 0x${want.toString(16)}`,
+    )
+
+  const s: Partial<HandoverState> = { userspace: null, job: null }
+  const r = new ByteReader(bytes, HANDOVER_HEADER_BYTES, HANDOVER_HEADER_BYTES + payloadBytes)
+  let tag = 0
+  try {
+    for (let i = 0; i < sections; i++) {
+      tag = r.u16()
+      r.u16()
+      const len = r.u32()
+      const end = r.pos + len
+      if (end > r.end) throw new OutOfBounds(`section ${tag} of ${len} bytes runs past the payload`)
+      const b = new ByteReader(bytes, r.pos, end)
+      readSection(tag, b, s)
+      if (b.pos !== end) throw new OutOfBounds(`section ${tag}: ${end - b.pos} bytes left over`)
+      r.pos = end
+    }
+  } catch (e) {
+    if (e instanceof OutOfBounds) throw handoverRefused('section', `section ${tag}: ${e.message}`)
+    throw e
+  }
+  if (r.pos !== r.end) throw handoverRefused('section', `${r.end - r.pos} bytes after the last section`)
+  for (const k of ['meta', 'preserved', 'memfds', 'ioas', 'hwpts', 'devices'] as const)
+    if (s[k] === undefined) throw handoverRefused('section', `no ${k} section`)
+  const state = s as HandoverState
+  checkHandover(state)
+  return state
+}
+
+function readSection(tag: number, r: ByteReader, s: Partial<HandoverState>): void {
+  switch (tag) {
+    case SECTION.META: {
+      const hardware = r.str()
+      const backend = r.str()
+      const kernel = { version: r.str(), bootId: r.str() }
+      const targetKernel = r.str()
+      const strategy = r.str()
+      if (!(HARDWARE as readonly string[]).includes(hardware))
+        throw handoverRefused('inconsistent', `unknown hardware ${hardware}`)
+      if (!(STRATEGIES as readonly string[]).includes(strategy))
+        throw handoverRefused('inconsistent', `unknown strategy ${strategy}`)
+      s.meta = {
+        hardware: hardware as Hardware,
+        backend,
+        kernel,
+        targetKernel,
+        strategy: strategy as Strategy,
+      }
+      return
+    }
+    case SECTION.PRESERVED:
+      s.preserved = readRuns(r)
+      return
+    case SECTION.MEMFDS: {
+      const n = r.varint()
+      s.memfds = []
+      for (let i = 0; i < n; i++)
+        s.memfds.push({ token: r.str(), name: r.str(), size: r.varint(), frames: readRuns(r) })
+      return
+    }
+    case SECTION.IOAS: {
+      const n = r.varint()
+      s.ioas = []
+      for (let i = 0; i < n; i++) {
+        const id = r.varint()
+        const key = r.str()
+        const na = r.varint()
+        const allowed: [number, number][] | null = na ? [] : null
+        for (let k = 0; k < na - 1; k++) allowed!.push([r.f64(), r.f64()])
+        s.ioas.push({ id, key, allowed, areas: readAreas(r) })
+      }
+      return
+    }
+    case SECTION.HWPTS: {
+      const n = r.varint()
+      s.hwpts = []
+      for (let i = 0; i < n; i++)
+        s.hwpts.push({
+          id: r.varint(),
+          key: r.str(),
+          ioasId: r.varint(),
+          auto: r.u8() === 1,
+          format: r.str(),
+          tag: r.varint(),
+          root: r.varint(),
+          tablePages: r.varint(),
+        })
+      return
+    }
+    case SECTION.DEVICES: {
+      const n = r.varint()
+      s.devices = []
+      for (let i = 0; i < n; i++) s.devices.push({ id: r.varint(), name: r.str(), hwptId: r.varint() })
+      return
+    }
+    case SECTION.USERSPACE: {
+      const u: UserspaceRecord = { ioas: [], hwpts: [], attachments: [] }
+      const ni = r.varint()
+      for (let i = 0; i < ni; i++) u.ioas.push({ key: r.str(), maps: readAreas(r) })
+      const nh = r.varint()
+      for (let i = 0; i < nh; i++)
+        u.hwpts.push({ key: r.str(), ioasKey: r.str(), device: r.str(), nestParent: r.u8() === 1 })
+      const na = r.varint()
+      for (let i = 0; i < na; i++) u.attachments.push({ device: r.str(), hwptKey: r.str() })
+      s.userspace = u
+      return
+    }
+    case SECTION.JOB:
+      try {
+        s.job = JSON.parse(r.str())
+      } catch (e) {
+        throw handoverRefused('inconsistent', `job context is not JSON: ${(e as Error).message}`)
+      }
+      return
+    default:
+      throw handoverRefused('section', `unknown section tag ${tag}`)
+  }
+}
+
+/** A copy of the state with `areas` replaced in IOAS `key` (what fault injection and tests use). */
+export function withAreas(s: HandoverState, key: string, areas: AreaColumns): HandoverState {
+  return { ...s, ioas: s.ioas.map((io) => (io.key === key ? { ...io, areas } : io)) }
+}

@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto'
+import { CpuStorePort, FrameAllocator, PAGE_SIZE, REG, SmmuDriver } from '@hitless/emulator'
+import { DMAR_GCMD_REG } from '@hitless/emulator/vtd/index'
+import { EmulatedBackend, type IommuDriver, Smmuv3IommuDriver, VtdIommuDriver } from '@hitless/iommufd'
+import { type EmulatedMachine, FIRMWARE_FRAMES } from './emulated-machine.js'
+import { adoptSmmuDriver } from './smmu-driver-adopt.js'
+
+export interface BootOptions {
+  version: string
+  /**
+   * `adopt`: take over the running IOMMU as it is (after a live-update kexec: no reset, the
+   * hardware keeps walking the preserved tables). `reset`: probe it from scratch (a cold boot,
+   * or what a plain kexec does today).
+   */
+  iommu: 'adopt' | 'reset'
+}
+
+/**
+ * One kernel instance on an emulated machine: its frame allocator (built from the KHO map), its
+ * CPU store port, the IOMMU driver and the iommufd context behind an EmulatedBackend. Everything
+ * here is dropped at kexec; the next instance is built by `Kernel.boot` from the machine's memory,
+ * its KHO map and the handover blob, nothing else.
+ */
+export class Kernel {
+  /** Set once RESTORE has rebuilt the IOMMU state (a resumed agent asks before redoing it). */
+  restored = false
+  /** The agent's LUO session of preserved memfds, by token (its fds stay open into the reboot). */
+  readonly session = new Set<string>()
+
+  private constructor(
+    readonly machine: EmulatedMachine,
+    readonly version: string,
+    readonly bootId: string,
+    readonly allocator: FrameAllocator,
+    readonly port: CpuStorePort,
+    readonly driver: IommuDriver & (Smmuv3IommuDriver | VtdIommuDriver),
+    readonly backend: EmulatedBackend,
+  ) {}
+
+  static boot(machine: EmulatedMachine, o: BootOptions): Kernel {
+    const allocator = new FrameAllocator(machine.memory, FIRMWARE_FRAMES)
+    // KHO: the new kernel's memblock never hands out a preserved frame.
+    for (let f = FIRMWARE_FRAMES; f < machine.khoMap.length; f++)
+      if (machine.khoMap[f]) allocator.reserve(f * PAGE_SIZE)
+    const port = new CpuStorePort(machine.memory)
+    const devices = machine.devices
+    let driver: Smmuv3IommuDriver | VtdIommuDriver
+    if (machine.smmu) {
+      const low =
+        o.iommu === 'adopt'
+          ? adoptSmmuDriver({ port, allocator, mmio: machine.smmu })
+          : SmmuDriver.probe({ port, allocator, mmio: machine.smmu, sidBits: 8 })
+      driver = new Smmuv3IommuDriver({
+        smmu: machine.smmu,
+        driver: low,
+        port,
+        allocator,
+        devices,
+        hardware: machine.hardware,
+      })
+    } else {
+      const vtd = machine.vtd!
+      const low = vtd.driver(port, allocator, machine.hardware === 'vtd-scalable')
+      if (o.iommu === 'adopt') low.adopt()
+      else {
+        // A booting intel-iommu finding the unit enabled by the previous kernel turns it off
+        // (translation and queued invalidation, dmar_disable_qi) before init_dmars.
+        vtd.mmio.write32(DMAR_GCMD_REG, 0)
+        low.enable()
+      }
+      driver = new VtdIommuDriver({ vtd, driver: low, port, frames: allocator, devices })
+    }
+    const bootId = randomUUID()
+    const backend = new EmulatedBackend(
+      machine.smmu ? 'emulated-smmuv3' : 'emulated-vtd',
+      { memory: machine.memory, allocator, port },
+      driver,
+      { kernelVersion: o.version, bootId },
+    )
+    backend.addDmaEngine(machine.engine)
+    machine.scheduler.attach(port)
+    const k = new Kernel(machine, o.version, bootId, allocator, port, driver, backend)
+    machine.kernel = k
+    return k
+  }
+
+  /**
+   * The old kernel's shutdown as a plain kexec does it today (device_shutdown →
+   * arm_smmu_device_shutdown / intel_disable_iommus): translation off. With SMMUEN=0 and
+   * GBPA.ABORT every transaction aborts; with VT-d TE=0 DMA goes untranslated to whatever
+   * physical address it names.
+   */
+  shutdownIommu(): void {
+    if (this.driver instanceof Smmuv3IommuDriver) this.machine.smmu!.write32(REG.CR0, 0)
+    else this.driver.vtdDriver.disableTranslation()
+  }
+}

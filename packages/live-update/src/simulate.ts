@@ -1,0 +1,159 @@
+import {
+  crashStep,
+  type FaultCounts,
+  type FaultInjection,
+  type Hardware,
+  type Strategy,
+  type Verdict,
+} from '@hitless/protocol'
+import { verifySnapshots } from '@hitless/verify'
+import { EmulatedMachine } from './machine/emulated-machine.js'
+import { GuestVmm, memoryFor } from './machine/guest-vmm.js'
+import { Kernel } from './machine/kernel.js'
+import { AgentCrash, LiveUpdate, type LiveUpdateResult } from './state-machine/live-update.js'
+import type { FreshSwitchFallback, RestoreReport } from './strategies/restore-strategy.js'
+
+export const BASE_KERNEL = '6.19.0-hitless0'
+export const TARGET_KERNEL = '7.2.13-hitless1'
+
+export interface SimulateOptions {
+  hardware: Hardware
+  strategy: Strategy
+  /** 4 KiB mappings in the guest IOAS. Default 1024. */
+  mappings?: number
+  /** Devices doing DMA. Default 2. */
+  devices?: number
+  inject?: readonly FaultInjection[]
+  seed?: number
+  /** The verifier's blackout SLO. Default 1000 ms. */
+  blackoutSloMs?: number
+  /** DMA accesses the blackout must see at least. Default 64. */
+  dmaFloor?: number
+  fallback?: FreshSwitchFallback
+  bootTicks?: number
+  slowKexecMs?: number
+}
+
+export interface SimulateResult {
+  hardware: Hardware
+  strategy: Strategy
+  seed: number
+  mappings: number
+  devices: number
+  inject: FaultInjection[]
+  outcome: LiveUpdateResult['outcome']
+  failedStep?: string
+  reason?: string
+  /** Agent crashes survived (each resumed by a new agent from the journal). */
+  crashes: string[]
+  steps: LiveUpdateResult['steps']
+  blackoutMs: number | null
+  dmaDuringBlackout: number | null
+  dmaFloor: number
+  faults: FaultCounts
+  preDigest: string | null
+  postDigest: string | null
+  handoverBytes: number | null
+  restore: RestoreReport | null
+  verdict: Verdict
+  reasons: string[]
+}
+
+/**
+ * One host's whole live update on the emulator, no servers: boot, set up a guest (memfds, IOAS,
+ * HWPTs, devices doing DMA), run the state machine (resuming after each injected agent crash),
+ * and judge the snapshots with the verifier's own comparison (@hitless/verify).
+ */
+export async function simulateUpdate(o: SimulateOptions): Promise<SimulateResult> {
+  const mappings = o.mappings ?? 1024
+  const devices = o.devices ?? 2
+  const seed = o.seed ?? 1
+  const inject = [...(o.inject ?? [])]
+  const dmaFloor = o.dmaFloor ?? 64
+  const machine = new EmulatedMachine({
+    hardware: o.hardware,
+    memoryBytes: memoryFor(mappings),
+    devices,
+    seed,
+  })
+  const kernel = Kernel.boot(machine, { version: BASE_KERNEL, iommu: 'reset' })
+  const vmm = await GuestVmm.setup(kernel, { mappings, seed })
+  machine.tick(128)
+  const baseline = machine.faultCounters()
+  const host = { machine, vmm }
+  const opts = {
+    updateId: `sim-${o.hardware}-${o.strategy}-${seed}`,
+    strategy: o.strategy,
+    targetKernel: TARGET_KERNEL,
+    host: 'sim-host',
+    ...(o.fallback ? { fallback: o.fallback } : {}),
+    ...(o.bootTicks !== undefined ? { bootTicks: o.bootTicks } : {}),
+    ...(o.slowKexecMs !== undefined ? { slowKexecMs: o.slowKexecMs } : {}),
+  }
+  const crashes: string[] = []
+  let pending = inject
+  let result: LiveUpdateResult
+  for (;;) {
+    try {
+      result = await new LiveUpdate(host, { ...opts, inject: pending }).run()
+      break
+    } catch (e) {
+      if (!(e instanceof AgentCrash)) throw e
+      crashes.push(e.step)
+      // A new agent process: the same journal, without the crash that killed the last one.
+      pending = pending.filter((f) => crashStep(f) !== e.step)
+    }
+  }
+  machine.tick(64)
+  const end = machine.faultCounters()
+  const faults: FaultCounts = {
+    groundTruth: end.groundTruth - baseline.groundTruth,
+    recorded: end.recorded - baseline.recorded,
+    lost: end.lost - baseline.lost,
+  }
+  let verdict: Verdict = 'unverified'
+  const reasons: string[] = []
+  if (result.outcome !== 'completed')
+    reasons.push(`update ${result.outcome}: ${result.reason ?? 'no reason'}`)
+  if (result.pre && result.post) {
+    const v = verifySnapshots(result.pre, result.post, {
+      targetKernel: TARGET_KERNEL,
+      blackoutSloMs: o.blackoutSloMs ?? 1000,
+    })
+    verdict = result.outcome === 'completed' ? v.verdict : v.verdict === 'hitless' ? 'unverified' : v.verdict
+    reasons.push(...v.reasons)
+  } else if (faults.groundTruth + faults.recorded + faults.lost > 0) {
+    verdict = 'faulted'
+    reasons.push(`fault.groundTruth: ${faults.groundTruth} DMA access(es) did not reach their page`)
+  } else reasons.push('unverified: no post-update snapshot (the update did not complete)')
+  const during = result.dmaDuringBlackout ?? null
+  if (verdict === 'hitless' && (during === null || during < dmaFloor)) {
+    verdict = 'unverified'
+    reasons.push(
+      `continuity: ${during ?? 0} DMA accesses during the blackout, below the floor of ${dmaFloor}`,
+    )
+  }
+  return {
+    hardware: o.hardware,
+    strategy: o.strategy,
+    seed,
+    mappings,
+    devices,
+    inject,
+    outcome: result.outcome,
+    ...(result.failedStep ? { failedStep: result.failedStep } : {}),
+    ...(result.reason ? { reason: result.reason } : {}),
+    crashes,
+    steps: result.steps,
+    blackoutMs: result.blackoutMs ?? null,
+    dmaDuringBlackout: during,
+    dmaFloor,
+    faults,
+    preDigest: result.preDigest ?? null,
+    postDigest: result.postDigest ?? null,
+    handoverBytes: result.handoverBytes ?? null,
+    restore: result.restore ?? null,
+    verdict,
+    reasons,
+  }
+}
