@@ -3,7 +3,7 @@ import type { OutputFormat } from './output.js'
 
 export interface CommandContext {
   args: string[]
-  options: Record<string, string | boolean | undefined>
+  options: Record<string, string | string[] | boolean | undefined>
   output: OutputFormat
   api: () => ApiClient
 }

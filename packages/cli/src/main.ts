@@ -5,6 +5,7 @@ import { exitWith, usage } from './cli-error.js'
 import { analyzeCommand } from './commands/analyze.js'
 import { hostsCommand } from './commands/hosts.js'
 import { rolloutCommand } from './commands/rollouts.js'
+import { simulateCommand } from './commands/simulate.js'
 
 const HELP = `hitless — roll kernels across a fleet by kexec without a DMA fault
 
@@ -16,6 +17,8 @@ commands:
   rollout create --kernel VERSION --image PATH --sha256 HEX --strategy S [--selector k=v,...] [--name N]
                  | --file rollout.json        [--dry-run] [--idempotency-key K]
   analyze switch [--markdown]                 hitless page-table switch, per hardware (local, no controller)
+  simulate update [--hardware H] [--strategy S] [--mappings N] [--devices N] [--inject KIND]... [--seed S]
+                                              one host's live update on the emulator (local; exit 9 unless hitless)
 
 global options:
   --output table|json   (--json is its alias)
@@ -31,6 +34,7 @@ const COMMANDS: Record<string, (c: CommandContext) => Promise<void>> = {
   rollout: rolloutCommand,
   rollouts: rolloutCommand,
   analyze: analyzeCommand,
+  simulate: simulateCommand,
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -57,6 +61,11 @@ async function main(argv: string[]): Promise<void> {
         'dry-run': { type: 'boolean' },
         'idempotency-key': { type: 'string' },
         markdown: { type: 'boolean' },
+        hardware: { type: 'string' },
+        mappings: { type: 'string' },
+        devices: { type: 'string' },
+        inject: { type: 'string', multiple: true },
+        seed: { type: 'string' },
       },
     })
   } catch (e) {
