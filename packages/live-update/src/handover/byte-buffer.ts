@@ -49,9 +49,19 @@ export class ByteWriter {
 
   /** Unsigned LEB128 of a non-negative safe integer. */
   varint(v: number): void {
-    this.ensure(8)
+    if (this.pos + 8 > this.buf.length) this.ensure(8)
     const b = this.buf
     let p = this.pos
+    if (v < 0x80000000) {
+      // Fast path: integer shifts (most counts, pages and deltas).
+      while (v >= 0x80) {
+        b[p++] = (v & 0x7f) | 0x80
+        v >>>= 7
+      }
+      b[p++] = v
+      this.pos = p
+      return
+    }
     while (v >= 0x80) {
       b[p++] = (v % 0x80) | 0x80
       v = Math.floor(v / 0x80)
@@ -63,6 +73,11 @@ export class ByteWriter {
   /** Zigzag LEB128 of a signed safe integer (small deltas either way stay small). */
   svarint(v: number): void {
     this.varint(v >= 0 ? v * 2 : -v * 2 - 1)
+  }
+
+  /** A byte without a bounds check (the caller ensured room). */
+  u8Unchecked(v: number): void {
+    this.buf[this.pos++] = v
   }
 
   str(s: string): void {
@@ -146,6 +161,33 @@ export class ByteReader {
   varint(): number {
     const b = this.buf
     let p = this.pos
+    if (p + 4 <= this.end) {
+      // Fast path: up to 28 bits in at most four bytes, with integer shifts.
+      let x = b[p]
+      if (x < 0x80) {
+        this.pos = p + 1
+        return x
+      }
+      let v = x & 0x7f
+      x = b[p + 1]
+      v |= (x & 0x7f) << 7
+      if (x < 0x80) {
+        this.pos = p + 2
+        return v
+      }
+      x = b[p + 2]
+      v |= (x & 0x7f) << 14
+      if (x < 0x80) {
+        this.pos = p + 3
+        return v
+      }
+      x = b[p + 3]
+      v |= (x & 0x7f) << 21
+      if (x < 0x80) {
+        this.pos = p + 4
+        return v
+      }
+    }
     let v = 0
     let mul = 1
     for (;;) {

@@ -20,7 +20,7 @@ const PAGE = 4096
 
 function writeRuns(w: ByteWriter, r: FrameRuns): void {
   w.varint(r.n)
-  w.ensure(r.n * 16)
+  w.ensure(r.n * 20)
   let prevEnd = 0
   for (let i = 0; i < r.n; i++) {
     w.svarint(r.start[i] - prevEnd)
@@ -29,25 +29,80 @@ function writeRuns(w: ByteWriter, r: FrameRuns): void {
   }
 }
 
+/** Cursor of the hot-loop varint readers below (module state: no object, no closure on the hot path). */
+let at = 0
+
+/** LEB128 at `at` in `b` (bounded by `end`), advancing `at`. */
+function uv(b: Uint8Array, end: number): number {
+  let p = at
+  if (p + 4 <= end) {
+    let x = b[p]
+    let v = x & 0x7f
+    if (x < 0x80) {
+      at = p + 1
+      return v
+    }
+    x = b[p + 1]
+    v |= (x & 0x7f) << 7
+    if (x < 0x80) {
+      at = p + 2
+      return v
+    }
+    x = b[p + 2]
+    v |= (x & 0x7f) << 14
+    if (x < 0x80) {
+      at = p + 3
+      return v
+    }
+    x = b[p + 3]
+    v |= (x & 0x7f) << 21
+    if (x < 0x80) {
+      at = p + 4
+      return v
+    }
+  }
+  let v = 0
+  let mul = 1
+  for (;;) {
+    if (p >= end) throw new OutOfBounds(`varint at ${at} runs past ${end}`)
+    const x = b[p++]
+    v += (x & 0x7f) * mul
+    if (x < 0x80) break
+    mul *= 0x80
+    if (mul > 2 ** 56) throw new OutOfBounds(`varint at ${at} is longer than 8 bytes`)
+  }
+  at = p
+  return v
+}
+
+function sv(b: Uint8Array, end: number): number {
+  const z = uv(b, end)
+  return z % 2 === 0 ? z / 2 : -(z + 1) / 2
+}
+
 function readRuns(r: ByteReader): FrameRuns {
   const n = r.varint()
   if (n > r.remaining) throw new OutOfBounds(`${n} frame runs in ${r.remaining} bytes`)
   const out = emptyRuns(n)
+  const b = r.buf
+  const end = r.end
+  at = r.pos
   let prevEnd = 0
   for (let i = 0; i < n; i++) {
-    const s = prevEnd + r.svarint()
-    const c = r.varint()
+    const s = prevEnd + sv(b, end)
+    const c = uv(b, end)
     out.start[i] = s
     out.count[i] = c
     prevEnd = s + c
   }
+  r.pos = at
   return out
 }
 
 /** Areas: IOVA as a delta from the previous area's end, lengths and offsets in pages, offset as a delta from where the previous area of that position ended. */
 function writeAreas(w: ByteWriter, a: AreaColumns): void {
   w.varint(a.n)
-  w.ensure(a.n * 24)
+  w.ensure(a.n * 40)
   let prevEnd = 0
   let prevOffEnd = 0
   for (let i = 0; i < a.n; i++) {
@@ -58,7 +113,7 @@ function writeAreas(w: ByteWriter, a: AreaColumns): void {
     w.varint(pages)
     w.varint(a.file[i] + 1)
     w.svarint(off - prevOffEnd)
-    w.u8(a.prot[i])
+    w.u8Unchecked(a.prot[i])
     prevEnd = iova + pages
     prevOffEnd = off + pages
   }
@@ -68,21 +123,26 @@ function readAreas(r: ByteReader): AreaColumns {
   const n = r.varint()
   if (n * 5 > r.remaining) throw new OutOfBounds(`${n} areas in ${r.remaining} bytes`)
   const a = emptyAreas(n)
+  const b = r.buf
+  const end = r.end
+  at = r.pos
   let prevEnd = 0
   let prevOffEnd = 0
   for (let i = 0; i < n; i++) {
-    const iova = prevEnd + r.svarint()
-    const pages = r.varint()
-    const file = r.varint() - 1
-    const off = prevOffEnd + r.svarint()
+    const iova = prevEnd + sv(b, end)
+    const pages = uv(b, end)
+    const file = uv(b, end) - 1
+    const off = prevOffEnd + sv(b, end)
+    if (at >= end) throw new OutOfBounds(`area ${i} runs past ${end}`)
     a.iova[i] = iova * PAGE
     a.length[i] = pages * PAGE
     a.file[i] = file
     a.offset[i] = off * PAGE
-    a.prot[i] = r.u8()
+    a.prot[i] = b[at++]
     prevEnd = iova + pages
     prevOffEnd = off + pages
   }
+  r.pos = at
   return a
 }
 
