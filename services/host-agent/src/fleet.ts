@@ -1,4 +1,5 @@
 import { HARDWARE, type UpdateStep } from '@hitless/protocol'
+import { EmulatedHost } from './runtime/emulated-host.js'
 import type { HostRuntime } from './runtime/host-runtime.js'
 import { type StubFault, StubEmulatedHost } from './runtime/stub-emulated-host.js'
 
@@ -37,6 +38,39 @@ export function seededDurations(seed: number, n: number, medianMs = 1500, sigma 
   return { hostMs, stepMs: (i: number, s: UpdateStep) => hostMs[i] * STEP_SHARE[s] }
 }
 
+/** Host i of an emulated fleet: its name and its labels (rack of 4, two zones, the fleet). */
+export function fleetHost(agentId: string, i: number): { name: string; labels: Record<string, string> } {
+  return {
+    name: `${agentId}-h${String(i).padStart(3, '0')}`,
+    labels: { rack: `r${Math.floor(i / 4) + 1}`, zone: `z${(i % 2) + 1}`, fleet: agentId },
+  }
+}
+
+/**
+ * An emulated fleet on the emulated IOMMU hardware: every host runs the real live update
+ * (packages/live-update) with DMA running, uploads its snapshots, and can be verified hitless.
+ * Heavier than `emulatedFleet` (each host has its own emulated physical memory), so the scale
+ * benchmarks use the light fleet.
+ */
+export async function emulatedIommuFleet(
+  agentId: string,
+  n: number,
+  o: { stepMs?: number; mappings?: number } = {},
+): Promise<HostRuntime[]> {
+  const hosts: HostRuntime[] = []
+  for (let i = 0; i < n; i++) {
+    const { name, labels } = fleetHost(agentId, i)
+    hosts.push(
+      await EmulatedHost.boot(name, HARDWARE[i % HARDWARE.length], labels, BASE_KERNEL, {
+        seed: i + 1,
+        ...(o.stepMs !== undefined ? { stepMs: o.stepMs } : {}),
+        ...(o.mappings !== undefined ? { mappings: o.mappings } : {}),
+      }),
+    )
+  }
+  return hosts
+}
+
 export interface FleetOptions {
   /** Test hooks: faults by host name (HITLESS_EMU_FAULTS). */
   faults?: Map<string, StubFault>
@@ -56,8 +90,7 @@ export function emulatedFleet(
   opts: FleetOptions = {},
 ): HostRuntime[] {
   return Array.from({ length: n }, (_, i) => {
-    const labels = { rack: `r${Math.floor(i / 4) + 1}`, zone: `z${(i % 2) + 1}`, fleet: agentId }
-    const name = `${agentId}-h${String(i).padStart(3, '0')}`
+    const { name, labels } = fleetHost(agentId, i)
     const stepMsFor = opts.stepMsFor
     return new StubEmulatedHost(name, HARDWARE[i % HARDWARE.length], labels, BASE_KERNEL, {
       stepMs,

@@ -1,7 +1,7 @@
 // The host agent process: `node --import tsx services/host-agent/src/main.ts [--hosts N]`.
 import { exitWithError } from '@hitless/protocol'
 import { loadAgentConfig } from './config.js'
-import { emulatedFleet, seededDurations } from './fleet.js'
+import { emulatedFleet, emulatedIommuFleet, seededDurations } from './fleet.js'
 import { HostAgent } from './host-agent.js'
 import { parseStubFaults } from './runtime/stub-emulated-host.js'
 
@@ -13,10 +13,15 @@ async function main(): Promise<void> {
     )
   }
   const seed = process.env.HITLESS_EMU_DURATION_SEED
-  const fleet = emulatedFleet(cfg.agentId, cfg.hosts, cfg.stepMs, {
-    faults: parseStubFaults(process.env.HITLESS_EMU_FAULTS),
-    ...(seed ? { stepMsFor: seededDurations(Number(seed), cfg.hosts).stepMs } : {}),
-  })
+  // `iommu` (default): hosts on the emulated SMMUv3/VT-d running the real live update. `light`:
+  // stub hosts without IOMMU emulation, for scale (the 1,000-host benchmark) and test hooks.
+  const light = process.env.HITLESS_EMU_MODE === 'light' || !!seed || !!process.env.HITLESS_EMU_FAULTS
+  const fleet = light
+    ? emulatedFleet(cfg.agentId, cfg.hosts, cfg.stepMs, {
+        faults: parseStubFaults(process.env.HITLESS_EMU_FAULTS),
+        ...(seed ? { stepMsFor: seededDurations(Number(seed), cfg.hosts).stepMs } : {}),
+      })
+    : await emulatedIommuFleet(cfg.agentId, cfg.hosts, { stepMs: cfg.stepMs })
   const agent = new HostAgent(cfg, fleet, (m) => console.log(m))
   await agent.start()
   const stop = async () => {
