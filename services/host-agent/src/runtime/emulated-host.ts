@@ -69,6 +69,11 @@ export class EmulatedHost implements HostRuntime {
     return this.kernelInstance.bootId
   }
 
+  /** Kexecs this machine has been through: what exactly-once is checked on. */
+  boots(): number {
+    return this.session.machine.boots
+  }
+
   private updateFor(job: HostUpdateJob): LiveUpdate {
     if (this.current?.updateId !== job.updateId) {
       const { groundTruth, recorded, lost } = this.session.machine.faultCounters()
