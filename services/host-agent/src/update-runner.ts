@@ -1,6 +1,7 @@
 import {
   type FinishBody,
   type HostUpdateJob,
+  type StepClaimResponse,
   isHitlessError,
   UPDATE_STEPS,
   type UpdateStep,
@@ -13,9 +14,18 @@ export type RunOutcome = { result: 'completed' | 'failed' | 'failed-held' | 'aba
 /** Steps from which a failure leaves the old kernel's state live (nothing irreversible yet). */
 const REVERSIBLE: ReadonlySet<UpdateStep> = new Set(['PREFLIGHT', 'SNAPSHOT_PRE', 'PRESERVE'])
 
+/** Claim refusals meaning someone else owns the update now: the job stops, doing nothing. */
+const ABANDON: ReadonlySet<string> = new Set([
+  'HITLESS_E_STALE_CLAIM',
+  'HITLESS_E_CONFLICT',
+  'HITLESS_E_NOT_FOUND',
+  'HITLESS_E_FORBIDDEN',
+])
+
 /**
  * Runs one host-update job: for each step, claim it through the agent API (which checks host,
- * attempt and epoch, and says `skip` for a step the journal has as done), run it, journal it.
+ * attempt and epoch, and says `skip` for a step the journal has as done), run it, journal it;
+ * the journal of a step carries the claim of the next (`next`), so a step costs one call.
  * Delivery is at-least-once; this makes the effects exactly-once.
  */
 export async function runUpdateJob(
@@ -26,24 +36,17 @@ export async function runUpdateJob(
   worker: string,
 ): Promise<RunOutcome> {
   const ctx = { attempt: job.attempt, epoch: job.epoch, worker }
-  for (const step of UPDATE_STEPS) {
+  // The claim of a step after the first rides on the report of the step before (one call).
+  let claimed: StepClaimResponse | undefined
+  for (const [i, step] of UPDATE_STEPS.entries()) {
     try {
-      const claim = await client.claim(token, job.updateId, { ...ctx, step })
+      const claim = claimed ?? (await client.claim(token, job.updateId, { ...ctx, step }))
+      claimed = undefined
       if (claim.action === 'skip') continue
     } catch (e) {
       // Someone else owns this update now (stale epoch, newer attempt, another worker, or it
       // already ended): doing nothing is the only safe effect.
-      if (
-        isHitlessError(e) &&
-        [
-          'HITLESS_E_STALE_CLAIM',
-          'HITLESS_E_CONFLICT',
-          'HITLESS_E_NOT_FOUND',
-          'HITLESS_E_FORBIDDEN',
-        ].includes(e.code)
-      ) {
-        return { result: 'abandoned', reason: e.message }
-      }
+      if (isHitlessError(e) && ABANDON.has(e.code)) return { result: 'abandoned', reason: e.message }
       throw e
     }
     const t0 = performance.now()
@@ -84,13 +87,18 @@ export async function runUpdateJob(
       })
       return { result: outcome, reason }
     }
-    await client.report(token, job.updateId, {
-      ...ctx,
-      step,
-      status: 'done',
-      durationMs: performance.now() - t0,
-      detail,
-    })
+    const done = { ...ctx, step, status: 'done' as const, durationMs: performance.now() - t0, detail }
+    const next = UPDATE_STEPS[i + 1]
+    if (next === undefined) {
+      await client.report(token, job.updateId, done)
+      continue
+    }
+    const r = await client.reportAndClaim(token, job.updateId, { ...done, next })
+    if ('refused' in r) {
+      if (ABANDON.has(r.refused.code)) return { result: 'abandoned', reason: r.refused.message }
+      throw r.refused
+    }
+    claimed = r.claim
   }
   const report = host.lastUpdateReport()
   await client.finish(token, job.updateId, {

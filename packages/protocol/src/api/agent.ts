@@ -62,9 +62,31 @@ export const StepReportBodySchema = Type.Intersect([
     status: Type.Enum(['done', 'failed']),
     durationMs: Type.Number({ minimum: 0 }),
     detail: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    /**
+     * With `status: done`: also claim this step, in the same transaction (one round trip per
+     * step instead of two). The answer is then 200 with the claim's outcome.
+     */
+    next: Type.Optional(UpdateStepSchema),
   }),
 ])
 export type StepReportBody = Type.Static<typeof StepReportBodySchema>
+
+/**
+ * Answer to a step report carrying `next`: the report is journaled either way; `next` is the
+ * claim of the next step (as `POST .../claim` answers it), or `refused` is the error that claim
+ * would have answered (stale epoch or attempt, another worker, the update ended): the job stops.
+ */
+export const StepReportResponseSchema = Type.Object({
+  next: Type.Optional(StepClaimResponseSchema),
+  refused: Type.Optional(
+    Type.Object({
+      code: Type.String(),
+      message: Type.String(),
+      details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    }),
+  ),
+})
+export type StepReportResponse = Type.Static<typeof StepReportResponseSchema>
 
 export const FinishBodySchema = Type.Intersect([
   ClaimContextSchema,

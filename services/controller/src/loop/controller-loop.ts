@@ -106,7 +106,8 @@ export class ControllerLoop {
     // now and then, in case a leader died between its commit and its enqueue or Redis lost a job.
     if (takeover || this.reenqueueOwed || (upkeep && this.ticks % 30 === 0)) await this.reenqueueQueued()
     if (upkeep) await this.expireSilentHosts(epoch, now)
-    for (const r of await loadPlannerRollouts(this.db)) {
+    const rs = await loadPlannerRollouts(this.db)
+    for (const r of rs) {
       const actions = planNext(r, now)
       if (actions.length) await this.apply(epoch, r, actions, now)
     }
@@ -280,43 +281,74 @@ export class ControllerLoop {
     })
   }
 
+  /** Enqueues the jobs of `ids` (one query for what they carry). */
   private async enqueueUpdates(ids: string[]): Promise<void> {
     if (ids.length === 0) return
-    const rows = await this.db.hostUpdate.findMany({
-      where: { id: { in: ids } },
-      include: { host: { select: { agentId: true } }, rollout: { include: { kernel: true } } },
-    })
-    const kernelIds = [...new Set(rows.flatMap((u) => (u.targetKernelId ? [u.targetKernelId] : [])))]
-    const targets = new Map(
-      (await this.db.kernel.findMany({ where: { id: { in: kernelIds } } })).map((k) => [k.id, k]),
-    )
-    for (const u of rows) {
-      const k = (u.targetKernelId && targets.get(u.targetKernelId)) || u.rollout.kernel
-      const job: HostUpdateJob = {
-        updateId: u.id,
-        rolloutId: u.rolloutId,
-        hostId: u.hostId,
-        attempt: u.attempt,
-        epoch: u.dispatchEpoch,
-        strategy: u.rollout.strategy as Strategy,
-        kernel: {
-          version: k.version,
-          image: k.image,
-          cmdline: k.cmdline,
-          sha256: k.sha256,
-          handoverFormat: k.handoverFormat,
-          ...(k.initrd ? { initrd: k.initrd } : {}),
-        },
-        direction: u.rollout.rollbackOf ? 'rollback' : 'forward',
-        handoverFormat: u.handoverFormat,
-      }
-      try {
-        await this.queues.enqueueHostUpdate(u.host.agentId, job)
-      } catch (e) {
-        this.reenqueueOwed = true
-        this.log(`enqueue of update ${u.id} failed (retried next tick): ${(e as Error).message}`)
-      }
+    type K = {
+      version: string
+      image: string
+      cmdline: string
+      sha256: string
+      handoverFormat: number
+      initrd: string | null
     }
+    const rows = await this.db.$queryRaw<
+      {
+        id: string
+        rolloutId: string
+        hostId: string
+        attempt: number
+        epoch: number
+        handoverFormat: number
+        agentId: string
+        strategy: string
+        rollbackOf: string | null
+        target: K | null
+        kernel: K
+      }[]
+    >`
+      SELECT u.id, u."rolloutId", u."hostId", u.attempt, u."dispatchEpoch" AS epoch,
+             u."handoverFormat", h."agentId", r.strategy, r."rollbackOf",
+             CASE WHEN tk.id IS NULL THEN NULL ELSE json_build_object('version', tk.version, 'image', tk.image,
+               'cmdline', tk.cmdline, 'sha256', tk.sha256, 'handoverFormat', tk."handoverFormat", 'initrd', tk.initrd) END AS target,
+             json_build_object('version', k.version, 'image', k.image, 'cmdline', k.cmdline, 'sha256', k.sha256,
+               'handoverFormat', k."handoverFormat", 'initrd', k.initrd) AS kernel
+      FROM "HostUpdate" u
+      JOIN "Host" h ON h.id = u."hostId"
+      JOIN "Rollout" r ON r.id = u."rolloutId"
+      JOIN "Kernel" k ON k.id = r."kernelId"
+      LEFT JOIN "Kernel" tk ON tk.id = u."targetKernelId"
+      WHERE u.id = ANY(${ids})`
+    // Concurrently: the adds share one Redis connection and do not wait on each other.
+    await Promise.all(
+      rows.map(async (u) => {
+        const k = u.target ?? u.kernel
+        const job: HostUpdateJob = {
+          updateId: u.id,
+          rolloutId: u.rolloutId,
+          hostId: u.hostId,
+          attempt: u.attempt,
+          epoch: u.epoch,
+          strategy: u.strategy as Strategy,
+          kernel: {
+            version: k.version,
+            image: k.image,
+            cmdline: k.cmdline,
+            sha256: k.sha256,
+            handoverFormat: k.handoverFormat,
+            ...(k.initrd ? { initrd: k.initrd } : {}),
+          },
+          direction: u.rollbackOf ? 'rollback' : 'forward',
+          handoverFormat: u.handoverFormat,
+        }
+        try {
+          await this.queues.enqueueHostUpdate(u.agentId, job)
+        } catch (e) {
+          this.reenqueueOwed = true
+          this.log(`enqueue of update ${u.id} failed (retried next tick): ${(e as Error).message}`)
+        }
+      }),
+    )
   }
 
   private async reenqueueQueued(): Promise<void> {

@@ -55,8 +55,10 @@ export async function loadPlannerRollout(db: Db, id: string): Promise<PlannerRol
            u."gateAckedAt" IS NOT NULL AS acked,
            h.name AS "hostName", h.labels, h.state::text AS "hostState",
            v.verdict,
-           (SELECT s."startedAt" FROM "UpdateStep" s
-             WHERE s."updateId" = u.id AND s.attempt = u.attempt AND s.step = 'KEXEC' AND s.status = 'running') AS "kexecSince"
+           CASE WHEN u.state = 'RUNNING' THEN
+             (SELECT s."startedAt" FROM "UpdateStep" s
+               WHERE s."updateId" = u.id AND s.attempt = u.attempt AND s.step = 'KEXEC' AND s.status = 'running')
+           END AS "kexecSince"
     FROM "HostUpdate" u
     JOIN "Host" h ON h.id = u."hostId"
     LEFT JOIN "VerdictRecord" v ON v."updateId" = u.id

@@ -13,6 +13,7 @@ import {
   StepClaimBodySchema,
   StepClaimResponseSchema,
   StepReportBodySchema,
+  StepReportResponseSchema,
 } from '@hitless/protocol'
 import type { ControllerContext } from '../context.js'
 
@@ -92,15 +93,16 @@ export const agentRoutes =
         config: { access: 'agent' },
         schema: {
           tags: ['agent'],
-          summary: 'Journal the end of a step',
+          summary:
+            'Journal the end of a step; with `next`, also claim the next step in the same transaction (200 with the claim, or `refused`)',
           params: IdParamsSchema,
           body: StepReportBodySchema,
-          response: { 204: Type.Null(), ...Errors },
+          response: { 200: StepReportResponseSchema, 204: Type.Null(), ...Errors },
         },
       },
       async (req, reply) => {
-        await ctx.agent.reportStep(req.principal!, req.params.id, req.body)
-        return reply.status(204).send(null)
+        const res = await ctx.agent.reportStep(req.principal!, req.params.id, req.body)
+        return res ? res : reply.status(204).send(null)
       },
     )
 

@@ -9,10 +9,26 @@ import {
   type StepClaimBody,
   type StepClaimResponse,
   type StepReportBody,
+  type StepReportResponse,
 } from '@hitless/protocol'
 import type { Principal } from './token.service.js'
 
 type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0]
+
+type StepRow = NonNullable<Awaited<ReturnType<Tx['updateStep']['findUnique']>>>
+
+/** The columns of a locked update the agent API's checks read. */
+interface LockedUpdate {
+  id: string
+  hostId: string
+  state: string
+  attempt: number
+  dispatchEpoch: number
+  claimedBy: string | null
+  claimedAt: Date | null
+  startedAt: Date | null
+  hostState: string
+}
 
 /**
  * The agent API's rules: the only way a step or a result becomes true. Every call is checked,
@@ -27,17 +43,24 @@ export class AgentService {
     private readonly takeoverMs: number,
   ) {}
 
+  /**
+   * Locks the update's row (one query: the row, its host's state) and checks the caller: the
+   * token's host is the update's, the job's attempt and epoch are the update's.
+   */
   private async lockUpdate(
     tx: Tx,
     principal: Principal,
     updateId: string,
     ctx: { attempt: number; epoch: number },
-  ) {
-    const rows = await tx.$queryRaw<
-      { id: string }[]
-    >`SELECT id FROM "HostUpdate" WHERE id = ${updateId} FOR UPDATE`
-    if (rows.length === 0) throw new HitlessError('HITLESS_E_NOT_FOUND', `no update ${updateId}`)
-    const u = await tx.hostUpdate.findUniqueOrThrow({ where: { id: updateId } })
+  ): Promise<LockedUpdate> {
+    const rows = await tx.$queryRaw<LockedUpdate[]>`
+      SELECT u.id, u."hostId", u.state::text AS state, u.attempt, u."dispatchEpoch",
+             u."claimedBy", u."claimedAt", u."startedAt", h.state::text AS "hostState"
+      FROM "HostUpdate" u JOIN "Host" h ON h.id = u."hostId"
+      WHERE u.id = ${updateId}
+      FOR UPDATE OF u`
+    const u = rows[0]
+    if (!u) throw new HitlessError('HITLESS_E_NOT_FOUND', `no update ${updateId}`)
     if (principal.role !== 'agent' || principal.hostId !== u.hostId) {
       throw new HitlessError(
         'HITLESS_E_FORBIDDEN',
@@ -54,66 +77,125 @@ export class AgentService {
     return u
   }
 
+  /**
+   * The claim of one step, inside the caller's transaction holding the update's lock (checked
+   * by `lockUpdate`). Every refusal is thrown before anything is written. Returns whether the
+   * update's claim (`claimedBy`, `claimedAt`) was written.
+   */
+  private async claimIn(
+    tx: Tx,
+    u: LockedUpdate,
+    body: StepClaimBody,
+    now: Date,
+    /** The step's journal row when the caller has read it already (null: none). */
+    known?: StepRow | null,
+  ): Promise<{ res: StepClaimResponse; wrote: boolean }> {
+    if (!['QUEUED', 'RUNNING'].includes(u.state)) {
+      throw new HitlessError('HITLESS_E_CONFLICT', `update ${u.id} is ${u.state}: nothing to run`, {
+        state: u.state,
+      })
+    }
+    const key = { updateId_attempt_step: { updateId: u.id, attempt: u.attempt, step: body.step } }
+    const step = known !== undefined ? known : await tx.updateStep.findUnique({ where: key })
+    if (step?.status === 'done')
+      return { res: { action: 'skip', detail: step.detail ?? undefined }, wrote: false }
+    if (step?.status === 'failed') {
+      throw new HitlessError('HITLESS_E_CONFLICT', `step ${body.step} of update ${u.id} already failed`)
+    }
+    if (
+      u.claimedBy &&
+      u.claimedBy !== body.worker &&
+      u.claimedAt &&
+      now.getTime() - u.claimedAt.getTime() < this.takeoverMs
+    ) {
+      throw new HitlessError('HITLESS_E_CONFLICT', `update ${u.id} is being run by another worker`, {
+        worker: u.claimedBy,
+      })
+    }
+    if (step) await tx.updateStep.update({ where: key, data: { status: 'running', startedAt: now } })
+    else
+      await tx.updateStep.create({
+        data: { updateId: u.id, attempt: u.attempt, step: body.step, status: 'running', startedAt: now },
+      })
+    await tx.hostUpdate.update({
+      where: { id: u.id },
+      data: { state: 'RUNNING', claimedBy: body.worker, claimedAt: now, startedAt: u.startedAt ?? now },
+    })
+    if (u.hostState !== 'UPDATING')
+      await tx.host.update({ where: { id: u.hostId }, data: { state: 'UPDATING' } })
+    return { res: { action: 'run' }, wrote: true }
+  }
+
   async claimStep(principal: Principal, updateId: string, body: StepClaimBody): Promise<StepClaimResponse> {
     return this.db.$transaction(async (tx) => {
       const u = await this.lockUpdate(tx, principal, updateId, body)
-      if (!['QUEUED', 'RUNNING'].includes(u.state)) {
-        throw new HitlessError('HITLESS_E_CONFLICT', `update ${updateId} is ${u.state}: nothing to run`, {
-          state: u.state,
-        })
-      }
-      const key = { updateId_attempt_step: { updateId, attempt: u.attempt, step: body.step } }
-      const step = await tx.updateStep.findUnique({ where: key })
-      if (step?.status === 'done') return { action: 'skip', detail: step.detail ?? undefined }
-      if (step?.status === 'failed') {
-        throw new HitlessError('HITLESS_E_CONFLICT', `step ${body.step} of update ${updateId} already failed`)
-      }
-      const now = new Date()
-      if (
-        u.claimedBy &&
-        u.claimedBy !== body.worker &&
-        u.claimedAt &&
-        now.getTime() - u.claimedAt.getTime() < this.takeoverMs
-      ) {
-        throw new HitlessError('HITLESS_E_CONFLICT', `update ${updateId} is being run by another worker`, {
-          worker: u.claimedBy,
-        })
-      }
-      await tx.updateStep.upsert({
-        where: key,
-        create: { updateId, attempt: u.attempt, step: body.step, status: 'running', startedAt: now },
-        update: { status: 'running', startedAt: now },
-      })
-      await tx.hostUpdate.update({
-        where: { id: updateId },
-        data: { state: 'RUNNING', claimedBy: body.worker, claimedAt: now, startedAt: u.startedAt ?? now },
-      })
-      await tx.host.update({ where: { id: u.hostId }, data: { state: 'UPDATING' } })
-      return { action: 'run' }
+      return (await this.claimIn(tx, u, body, new Date())).res
     })
   }
 
-  async reportStep(principal: Principal, updateId: string, body: StepReportBody): Promise<void> {
-    await this.db.$transaction(async (tx) => {
+  /**
+   * Journals the end of a step. With `next` (after a step done), also claims the next step in
+   * the same transaction, under the same lock and checks as `claimStep`; a refused claim does
+   * not undo the report: it is answered as `refused`.
+   */
+  async reportStep(
+    principal: Principal,
+    updateId: string,
+    body: StepReportBody,
+  ): Promise<StepReportResponse | undefined> {
+    const { next } = body
+    if (next !== undefined && body.status !== 'done') {
+      throw new HitlessError('HITLESS_E_VALIDATION', 'body/next is only allowed with status done', {
+        field: 'next',
+      })
+    }
+    return this.db.$transaction(async (tx) => {
       const u = await this.lockUpdate(tx, principal, updateId, body)
       if (u.claimedBy !== body.worker) {
         throw new HitlessError('HITLESS_E_CONFLICT', `update ${updateId} is claimed by another worker`)
       }
       const key = { updateId_attempt_step: { updateId, attempt: u.attempt, step: body.step } }
-      const step = await tx.updateStep.findUnique({ where: key })
-      if (!step) throw new HitlessError('HITLESS_E_CONFLICT', `step ${body.step} was never claimed`)
-      if (step.status === 'done') return
-      const now = new Date()
-      await tx.updateStep.update({
-        where: key,
-        data: {
-          status: body.status,
-          finishedAt: now,
-          durationMs: body.durationMs,
-          detail: (body.detail ?? undefined) as object | undefined,
-        },
+      // The reported step's journal row and the next one's, in one query.
+      const rows = await tx.updateStep.findMany({
+        where: { updateId, attempt: u.attempt, step: { in: next ? [body.step, next] : [body.step] } },
       })
-      await tx.hostUpdate.update({ where: { id: updateId }, data: { claimedAt: now } })
+      const step = rows.find((r) => r.step === body.step)
+      if (!step) throw new HitlessError('HITLESS_E_CONFLICT', `step ${body.step} was never claimed`)
+      const now = new Date()
+      const journal = step.status !== 'done'
+      if (journal) {
+        await tx.updateStep.update({
+          where: key,
+          data: {
+            status: body.status,
+            finishedAt: now,
+            durationMs: body.durationMs,
+            detail: (body.detail ?? undefined) as object | undefined,
+          },
+        })
+      }
+      let out: StepReportResponse | undefined
+      let wrote = false
+      if (next !== undefined) {
+        try {
+          const c = await this.claimIn(
+            tx,
+            u,
+            { ...body, step: next },
+            now,
+            rows.find((r) => r.step === next) ?? null,
+          )
+          out = { next: c.res }
+          wrote = c.wrote
+        } catch (e) {
+          if (!(e instanceof HitlessError)) throw e
+          out = {
+            refused: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) },
+          }
+        }
+      }
+      if (journal && !wrote) await tx.hostUpdate.update({ where: { id: updateId }, data: { claimedAt: now } })
+      return out
     })
   }
 

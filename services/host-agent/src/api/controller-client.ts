@@ -7,6 +7,8 @@ import {
   type StepClaimBody,
   type StepClaimResponse,
   type StepReportBody,
+  type StepReportResponse,
+  type UpdateStep,
 } from '@hitless/protocol'
 
 /** The agent's only way to make anything true: the controller's agent API over HTTP. */
@@ -70,6 +72,27 @@ export class ControllerClient {
 
   report(token: string, updateId: string, body: StepReportBody): Promise<void> {
     return this.call('POST', `/agent/updates/${updateId}/steps`, token, body)
+  }
+
+  /**
+   * Journals a step done and claims `body.next` in one call. A refused claim (the report is
+   * journaled) comes back as the HitlessError `claim` would have thrown, in `refused`.
+   */
+  async reportAndClaim(
+    token: string,
+    updateId: string,
+    body: StepReportBody & { next: UpdateStep },
+  ): Promise<{ claim: StepClaimResponse } | { refused: HitlessError }> {
+    const res = await this.call<StepReportResponse>('POST', `/agent/updates/${updateId}/steps`, token, body)
+    if (res?.next) return { claim: res.next }
+    const r = res?.refused
+    return {
+      refused: new HitlessError(
+        (r?.code as ErrorCode | undefined) ?? 'HITLESS_E_INTERNAL',
+        r?.message ?? 'the controller answered neither a claim nor a refusal',
+        r?.details,
+      ),
+    }
   }
 
   finish(token: string, updateId: string, body: FinishBody): Promise<{ verifying: boolean }> {
