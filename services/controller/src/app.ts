@@ -8,6 +8,7 @@ import type { Db } from '@hitless/db'
 import { ErrorBodySchema, HitlessError } from '@hitless/protocol'
 import type { ControllerConfig } from './config.js'
 import type { ControllerContext } from './context.js'
+import { dashboard } from './dashboard/dashboard.routes.js'
 import { ControllerLoop } from './loop/controller-loop.js'
 import { ControllerMetrics } from './metrics.js'
 import { makeAuthHook } from './plugins/auth.js'
@@ -147,6 +148,14 @@ export async function buildController(
       await api.register(agentRoutes(ctx))
     },
     { prefix: '/api/v1' },
+  )
+  await app.register(
+    dashboard(ctx, {
+      redisUrl: cfg.redisUrl,
+      redisPrefix: cfg.redisPrefix,
+      secureCookies: cfg.secureCookies,
+      loginPerMinute: cfg.loginPerMinute,
+    }),
   )
   app.addHook('onClose', async () => {
     await ctx.loop.stop()
