@@ -172,6 +172,7 @@ test('not found and the queue view: HTML pages, the queue view for admins only',
   const board = await get('/admin/queues/', admin.cookie)
   assert.equal(board.status, 200)
   assert.match(board.body, /Hitless queues|bull/i)
+  assert.doesNotMatch(board.body, /https?:\/\//, 'the queue view loads nothing from the internet')
   const queues = await fetch(`${p.url}/admin/queues/api/queues`, { headers: { cookie: admin.cookie } })
   assert.equal(queues.status, 200)
   const names = ((await queues.json()) as { queues: { name: string; readOnlyMode: boolean }[] }).queues

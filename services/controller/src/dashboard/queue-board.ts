@@ -58,6 +58,12 @@ export const queueBoard =
       }
       await refresh()
     })
+    // Bull Board's page asks Google for its fonts: nothing leaves the controller, system fonts it is.
+    app.addHook('onSend', async (_req, reply, payload) => {
+      if (typeof payload !== 'string' || !String(reply.getHeader('content-type') ?? '').includes('text/html'))
+        return payload
+      return payload.replace(/<link[^>]+fonts\.(googleapis|gstatic)\.com[^>]*>/g, '')
+    })
     await app.register(serverAdapter.registerPlugin() as FastifyPluginAsync)
     app.addHook('onClose', async () => {
       await Promise.all([...queues.values()].map((qu) => qu.close()))
