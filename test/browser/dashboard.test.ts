@@ -77,10 +77,9 @@ async function shot(name: string, docs = false): Promise<void> {
 async function axe(what: string): Promise<void> {
   // Evaluated, not added as a <script>: the dashboard's CSP rightly refuses inline scripts.
   await page.evaluate(readFileSync(AXE, 'utf8'))
-  const result = (await page.evaluate(() =>
-    (window as unknown as { axe: { run: (c: unknown, o: unknown) => Promise<unknown> } }).axe.run(document, {
-      runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'],
-    }),
+  // Page-side code is given as strings: this file is type-checked without the DOM library.
+  const result = (await page.evaluate(
+    `axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] })`,
   )) as { violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
   assert.deepEqual(
@@ -96,7 +95,7 @@ async function axe(what: string): Promise<void> {
 async function tabTo(id: string, max = 60): Promise<void> {
   for (let i = 0; i < max; i++) {
     await page.keyboard.press('Tab')
-    if (await page.evaluate((x) => document.activeElement?.id === x, id)) return
+    if (await page.evaluate(`document.activeElement?.id === ${JSON.stringify(id)}`)) return
   }
   assert.fail(`#${id} not reached in ${max} Tab presses`)
 }
@@ -120,9 +119,7 @@ test('dashboard in chromium: login, a rollout live to completion, keyboard, verd
   await page.waitForSelector('#live-status[data-state="live"]')
 
   // A rollout created through the API appears on the open page without a reload.
-  await page.evaluate(() => {
-    ;(window as unknown as { marker: number }).marker = 1
-  })
+  await page.evaluate('window.marker = 1')
   const created = await api<Rollout>(p, p.adminToken, 'POST', '/api/v1/rollouts', {
     name: 'kernel 7.2.13 to emu',
     kernel: KERNEL,
@@ -133,11 +130,7 @@ test('dashboard in chromium: login, a rollout live to completion, keyboard, verd
   assert.equal(created.status, 201, JSON.stringify(created.body))
   const id = created.body.id
   await page.waitForSelector(`tr[data-rollout="${id}"]`, { timeout: 15000 })
-  assert.equal(
-    await page.evaluate(() => (window as unknown as { marker?: number }).marker),
-    1,
-    'page was reloaded',
-  )
+  assert.equal(await page.evaluate('window.marker'), 1, 'page was reloaded')
   await axe('the rollouts page')
 
   // Its page: pause it by keyboard (Tab to the button, Enter), then resume the same way.
@@ -147,7 +140,7 @@ test('dashboard in chromium: login, a rollout live to completion, keyboard, verd
     '.tl-row[data-state="RUNNING"], .tl-row[data-state="VERIFYING"], .tl-row[data-state="QUEUED"]',
   )
   await page.keyboard.press('Escape')
-  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur())
+  await page.evaluate('document.activeElement?.blur()')
   await tabTo('pause-button')
   await page.keyboard.press('Enter')
   await page.waitForURL(/done=paused/)
@@ -158,16 +151,10 @@ test('dashboard in chromium: login, a rollout live to completion, keyboard, verd
   await page.waitForURL(/done=resumed/)
 
   // From here the page must follow the rollout to its end by itself.
-  await page.evaluate(() => {
-    ;(window as unknown as { marker: number }).marker = 2
-  })
+  await page.evaluate('window.marker = 2')
   await page.waitForSelector('h1 .badge.tone-ok', { timeout: 60000 })
   assert.match((await page.textContent('h1')) ?? '', /completed/)
-  assert.equal(
-    await page.evaluate(() => (window as unknown as { marker?: number }).marker),
-    2,
-    'page was reloaded',
-  )
+  assert.equal(await page.evaluate('window.marker'), 2, 'page was reloaded')
   const rows = await page.$$eval('.tl-row', (els) => els.map((e) => e.querySelectorAll('.seg').length))
   assert.deepEqual(rows, Array(8).fill(7), 'eight hosts, seven steps each on the timeline')
   assert.equal(await page.$$eval('.waves .wave', (w) => w.length), 3)
@@ -200,9 +187,9 @@ test('dashboard in chromium: login, a rollout live to completion, keyboard, verd
   assert.ok(await page.isVisible('nav[aria-label="Main"]'))
 
   // Every request the pages made stayed on the controller: nothing from the internet.
-  const hosts = await page.evaluate(() =>
-    performance.getEntriesByType('resource').map((e) => new URL((e as PerformanceResourceTiming).name).host),
-  )
+  const hosts = (await page.evaluate(
+    `performance.getEntriesByType('resource').map((e) => new URL(e.name).host)`,
+  )) as string[]
   assert.ok(
     hosts.every((h) => h === new URL(p.url).host),
     hosts.join(','),
