@@ -94,6 +94,9 @@ test('a job that spans the kexec, whose agent dies after it, finishes exactly on
   const steps = await p.db.updateStep.findMany({ where: { updateId } })
   assert.equal(steps.length, 7)
   assert.ok(steps.every((s) => s.status === 'done' && s.attempt === 1))
-  const verdict = await waitFor('verdict', async () => p.db.verdictRecord.findUnique({ where: { updateId } }))
+  const verdict = await waitFor(
+    'verdict',
+    async () => (await p.db.verdictRecord.findUnique({ where: { updateId } })) ?? undefined,
+  )
   assert.equal(verdict.verdict, 'hitless', JSON.stringify(verdict.reasons))
 })
