@@ -7,6 +7,31 @@ export class ApiClient {
     private readonly token: string | undefined,
   ) {}
 
+  /**
+   * Opens the controller's server-sent events (`/api/v1/events?...`) and calls `onEvent` with
+   * each event's type; resolves when the stream ends or `signal` aborts.
+   */
+  async events(query: string, onEvent: (type: string) => void, signal: AbortSignal): Promise<void> {
+    const res = await fetch(`${this.url}/api/v1/events${query}`, {
+      headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' },
+      signal,
+    })
+    if (!res.ok || !res.body)
+      throw new HitlessError('HITLESS_E_UNAVAILABLE', `events stream: HTTP ${res.status}`)
+    const decoder = new TextDecoder()
+    let buf = ''
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true })
+      let i = buf.indexOf('\n\n')
+      while (i >= 0) {
+        const type = /^event: (.+)$/m.exec(buf.slice(0, i))?.[1]
+        if (type) onEvent(type)
+        buf = buf.slice(i + 2)
+        i = buf.indexOf('\n\n')
+      }
+    }
+  }
+
   async request<T>(
     method: string,
     path: string,

@@ -6,4 +6,6 @@ export interface CommandContext {
   options: Record<string, string | string[] | boolean | undefined>
   output: OutputFormat
   api: () => ApiClient
+  /** The token in effect (--token or HITLESS_TOKEN), for `login` and `context`. */
+  token?: string
 }

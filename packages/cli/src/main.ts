@@ -4,7 +4,10 @@ import type { CommandContext } from './command.js'
 import { exitWith, usage } from './cli-error.js'
 import { analyzeCommand } from './commands/analyze.js'
 import { hostsCommand } from './commands/hosts.js'
+import { kernelsCommand } from './commands/kernels.js'
+import { contextCommand, loginCommand } from './commands/login.js'
 import { rolloutCommand } from './commands/rollouts.js'
+import { verdictCommand } from './commands/verdict.js'
 import { simulateCommand } from './commands/simulate.js'
 
 const HELP = `hitless — roll kernels across a fleet by kexec without a DMA fault
@@ -12,10 +15,18 @@ const HELP = `hitless — roll kernels across a fleet by kexec without a DMA fau
 usage: hitless <command> [options]
 
 commands:
+  login --url URL --token TOKEN               check them; print the export lines (eval "$(hitless login ...)")
+  context                                     the controller and token in use, and whether they work
   hosts [list|get ID|cordon ID|uncordon ID]   [--selector k=v,...] [--state STATE]
+  kernels [list|get ID]
+  kernels create --version V --image PATH --sha256 HEX [--initrd PATH] [--cmdline S]
   rollout list | get ID
   rollout create --kernel VERSION --image PATH --sha256 HEX --strategy S [--selector k=v,...] [--name N]
-                 | --file rollout.json        [--dry-run] [--idempotency-key K]
+                 | --file rollout.yaml|json   [--dry-run] [--idempotency-key K]
+  rollout watch ID [--interval S]             progress bars per wave, live; exit 0 completed, 9 halted, 6 aborted
+  rollout pause|resume|abort ID [--reason R]
+  rollout retry ID HOST                       a new attempt for one failed, held or cancelled host
+  verdict UPDATE_ID                           reasons, DMA faults and the verifier's diff; exit 9 unless hitless
   analyze switch [--markdown]                 hitless page-table switch, per hardware (local, no controller)
   simulate update [--hardware H] [--strategy S] [--mappings N] [--devices N] [--inject KIND]... [--seed S]
                                               one host's live update on the emulator (local; exit 9 unless hitless)
@@ -35,6 +46,11 @@ const COMMANDS: Record<string, (c: CommandContext) => Promise<void>> = {
   rollouts: rolloutCommand,
   analyze: analyzeCommand,
   simulate: simulateCommand,
+  kernels: kernelsCommand,
+  kernel: kernelsCommand,
+  verdict: verdictCommand,
+  login: loginCommand,
+  context: contextCommand,
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -61,6 +77,11 @@ async function main(argv: string[]): Promise<void> {
         'dry-run': { type: 'boolean' },
         'idempotency-key': { type: 'string' },
         markdown: { type: 'boolean' },
+        version: { type: 'string' },
+        initrd: { type: 'string' },
+        cmdline: { type: 'string' },
+        reason: { type: 'string' },
+        interval: { type: 'string' },
         hardware: { type: 'string' },
         mappings: { type: 'string' },
         devices: { type: 'string' },
@@ -88,6 +109,7 @@ async function main(argv: string[]): Promise<void> {
     options: values as CommandContext['options'],
     output,
     api: () => new ApiClient(url, token),
+    token,
   })
 }
 

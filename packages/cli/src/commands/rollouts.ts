@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs'
+import { parse as parseYaml } from 'yaml'
 import { type CreateRolloutBody, CreateRolloutBodySchema, parseWith, type Rollout } from '@hitless/protocol'
 import type { CommandContext } from '../command.js'
 import { usage } from '../cli-error.js'
 import { print } from '../output.js'
+import { watchRollout } from './rollout-watch.js'
 
 const summaryRow = (r: Rollout) => ({
   id: r.id,
@@ -17,7 +19,7 @@ const summaryRow = (r: Rollout) => ({
   running: r.summary.inProgress,
 })
 
-/** `hitless rollout create|get|list` */
+/** `hitless rollout list|get|create|watch|pause|resume|abort|retry` */
 export async function rolloutCommand(c: CommandContext): Promise<void> {
   const [verb = 'list', id] = c.args
   if (verb === 'list') {
@@ -58,7 +60,30 @@ export async function rolloutCommand(c: CommandContext): Promise<void> {
       )
     return print(c.output, r, [summaryRow(r)])
   }
-  throw usage(`rollout: unknown subcommand ${verb} (create, get, list)`)
+  if (verb === 'watch') {
+    if (!id) throw usage('rollout watch: missing rollout id')
+    return watchRollout(c, id)
+  }
+  if (verb === 'pause' || verb === 'resume' || verb === 'abort') {
+    if (!id) throw usage(`rollout ${verb}: missing rollout id`)
+    const r = await c
+      .api()
+      .request<Rollout>(
+        'POST',
+        `/rollouts/${encodeURIComponent(id)}/${verb}`,
+        c.options.reason ? { reason: String(c.options.reason) } : {},
+      )
+    return print(c.output, r, [summaryRow(r)])
+  }
+  if (verb === 'retry') {
+    const host = c.args[2]
+    if (!id || !host) throw usage('rollout retry: give the rollout id and the host (name or id)')
+    const r = await c
+      .api()
+      .request<Rollout>('POST', `/rollouts/${encodeURIComponent(id)}/hosts/${encodeURIComponent(host)}/retry`)
+    return print(c.output, r, [summaryRow(r)])
+  }
+  throw usage(`rollout: unknown subcommand ${verb} (list, get, create, watch, pause, resume, abort, retry)`)
 }
 
 /** From `--file rollout.json` or from flags; validated against the API's own schema first. */
@@ -66,11 +91,16 @@ function createBody(c: CommandContext): CreateRolloutBody {
   const o = c.options
   let raw: Record<string, unknown>
   if (o.file) {
+    // JSON or YAML (by extension; YAML is a superset of JSON, so anything else is read as YAML).
+    const file = String(o.file)
     try {
-      raw = JSON.parse(readFileSync(String(o.file), 'utf8'))
+      const text = readFileSync(file, 'utf8')
+      raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
     } catch (e) {
-      throw usage(`--file ${o.file}: ${(e as Error).message}`)
+      throw usage(`--file ${file}: ${(e as Error).message.split('\n')[0]}`)
     }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      throw usage(`--file ${file}: expected a rollout object (kernel, strategy, selector, policy)`)
   } else {
     for (const f of ['kernel', 'image', 'sha256', 'strategy'])
       if (!o[f]) throw usage(`rollout create: missing --${f} (or give --file)`)
