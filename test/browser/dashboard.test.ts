@@ -143,12 +143,12 @@ test('dashboard in chromium: login, a rollout live to completion, keyboard, verd
   await page.evaluate('document.activeElement?.blur()')
   await tabTo('pause-button')
   await page.keyboard.press('Enter')
-  await page.waitForURL(/done=paused/)
+  await page.waitForSelector(`.alert-ok:has-text("Paused")`)
   assert.match((await page.textContent('h1')) ?? '', /paused/)
   await axe('a paused rollout')
   await tabTo('resume-button')
   await page.keyboard.press('Enter')
-  await page.waitForURL(/done=resumed/)
+  await page.waitForSelector(`.alert-ok:has-text("Resumed")`)
 
   // From here the page must follow the rollout to its end by itself.
   await page.evaluate('window.marker = 2')

@@ -9,6 +9,13 @@
     if (msg && !window.confirm(msg)) e.preventDefault()
   })
 
+  // An action's notice (?done=...) is shown once: a reload or a live refresh does not repeat it.
+  const here = new URL(location.href)
+  if (here.searchParams.has('done')) {
+    here.searchParams.delete('done')
+    history.replaceState(null, '', here)
+  }
+
   const src = document.body.dataset.events
   if (!src || !('EventSource' in window)) return
   const status = document.getElementById('live-status')
