@@ -75,6 +75,19 @@ export class ByteWriter {
     this.varint(v >= 0 ? v * 2 : -v * 2 - 1)
   }
 
+  /** Zero bytes up to a multiple of `k` (positions are offsets in the finished blob). */
+  align(k: number): void {
+    const pad = (k - (this.pos % k)) % k
+    this.ensure(pad)
+    this.buf.fill(0, this.pos, this.pos + pad)
+    this.pos += pad
+  }
+
+  /** The backing bytes (offset 0 is the blob's first byte); valid until the next write that grows. */
+  get raw(): Uint8Array {
+    return this.buf
+  }
+
   /** A byte without a bounds check (the caller ensured room). */
   u8Unchecked(v: number): void {
     this.buf[this.pos++] = v

@@ -1,6 +1,7 @@
 import { crc32 } from 'node:zlib'
 import { HARDWARE, type Hardware, STRATEGIES, type Strategy } from '@hitless/protocol'
 import { ByteReader, ByteWriter, OutOfBounds } from './byte-buffer.js'
+import { readAreasV3, readRunsV3, releaseScratch, writeAreasV3, writeRunsV3 } from './columns.js'
 import { checkHandover } from './handover-checks.js'
 import { handoverRefused } from './handover-error.js'
 import {
@@ -11,6 +12,8 @@ import {
   HANDOVER_HEADER_BYTES,
   HANDOVER_MAGIC,
   HANDOVER_VERSION,
+  HANDOVER_VERSIONS,
+  type HandoverVersion,
   type HandoverState,
   SECTION,
   type UserspaceRecord,
@@ -18,7 +21,9 @@ import {
 
 const PAGE = 4096
 
-function writeRuns(w: ByteWriter, r: FrameRuns): void {
+// Version 1's tables: LEB128 varints, one entry at a time (still read, and written on request).
+
+function writeRunsV1(w: ByteWriter, r: FrameRuns): void {
   w.varint(r.n)
   w.ensure(r.n * 20)
   let prevEnd = 0
@@ -80,7 +85,7 @@ function sv(b: Uint8Array, end: number): number {
   return z % 2 === 0 ? z / 2 : -(z + 1) / 2
 }
 
-function readRuns(r: ByteReader): FrameRuns {
+function readRunsV1(r: ByteReader): FrameRuns {
   const n = r.varint()
   if (n > r.remaining) throw new OutOfBounds(`${n} frame runs in ${r.remaining} bytes`)
   const out = emptyRuns(n)
@@ -100,7 +105,7 @@ function readRuns(r: ByteReader): FrameRuns {
 }
 
 /** Areas: IOVA as a delta from the previous area's end, lengths and offsets in pages, offset as a delta from where the previous area of that position ended. */
-function writeAreas(w: ByteWriter, a: AreaColumns): void {
+function writeAreasV1(w: ByteWriter, a: AreaColumns): void {
   w.varint(a.n)
   w.ensure(a.n * 40)
   let prevEnd = 0
@@ -119,7 +124,7 @@ function writeAreas(w: ByteWriter, a: AreaColumns): void {
   }
 }
 
-function readAreas(r: ByteReader): AreaColumns {
+function readAreasV1(r: ByteReader): AreaColumns {
   const n = r.varint()
   if (n * 5 > r.remaining) throw new OutOfBounds(`${n} areas in ${r.remaining} bytes`)
   const a = emptyAreas(n)
@@ -155,8 +160,14 @@ function section(w: ByteWriter, tag: number, body: () => void): void {
   w.patch32(at, w.pos - start)
 }
 
-/** Encodes a handover (the old kernel finalising its KHO state). */
-export function encodeHandover(s: HandoverState): Uint8Array {
+/**
+ * Encodes a handover (the old kernel finalising its KHO state) in `version` (default the newest;
+ * an update to or from a kernel that reads only version 1 writes version 1).
+ */
+export function encodeHandover(s: HandoverState, version: HandoverVersion = HANDOVER_VERSION): Uint8Array {
+  if (!HANDOVER_VERSIONS.includes(version)) throw new RangeError(`no handover format version ${version}`)
+  const writeRuns = version === 1 ? writeRunsV1 : writeRunsV3
+  const writeAreas = version === 1 ? writeAreasV1 : writeAreasV3
   const w = new ByteWriter(1 << 16)
   w.bytes(new Uint8Array(HANDOVER_HEADER_BYTES))
   let sections = 0
@@ -238,11 +249,12 @@ export function encodeHandover(s: HandoverState): Uint8Array {
       }
     })
   if (s.job) sec(SECTION.JOB, () => w.str(JSON.stringify(s.job)))
+  releaseScratch()
   const out = w.finish()
   const payload = out.subarray(HANDOVER_HEADER_BYTES)
   const h = new DataView(out.buffer, out.byteOffset, HANDOVER_HEADER_BYTES)
   out.set(HANDOVER_MAGIC, 0)
-  h.setUint16(8, HANDOVER_VERSION, true)
+  h.setUint16(8, version, true)
   h.setUint16(10, 0, true)
   h.setUint16(12, sections, true)
   h.setUint32(16, payload.length, true)
@@ -267,11 +279,12 @@ export function decodeHandover(bytes: Uint8Array): HandoverState {
     throw handoverRefused('magic', 'not a Hitless handover blob')
   const h = new DataView(bytes.buffer, bytes.byteOffset, HANDOVER_HEADER_BYTES)
   const version = h.getUint16(8, true)
-  if (version !== HANDOVER_VERSION)
+  if (!(HANDOVER_VERSIONS as readonly number[]).includes(version))
     throw handoverRefused(
       'version',
-      `format version ${version}; this kernel reads version ${HANDOVER_VERSION}`,
+      `format version ${version}; this kernel reads versions ${HANDOVER_VERSIONS.join(' and ')}`,
     )
+  const tables = version === 1 ? V1_TABLES : V3_TABLES
   const sections = h.getUint16(12, true)
   const payloadBytes = h.getUint32(16, true)
   if (bytes.length < HANDOVER_HEADER_BYTES + payloadBytes)
@@ -299,7 +312,7 @@ export function decodeHandover(bytes: Uint8Array): HandoverState {
       const end = r.pos + len
       if (end > r.end) throw new OutOfBounds(`section ${tag} of ${len} bytes runs past the payload`)
       const b = new ByteReader(bytes, r.pos, end)
-      readSection(tag, b, s)
+      readSection(tag, b, s, tables)
       if (b.pos !== end) throw new OutOfBounds(`section ${tag}: ${end - b.pos} bytes left over`)
       r.pos = end
     }
@@ -315,7 +328,16 @@ export function decodeHandover(bytes: Uint8Array): HandoverState {
   return state
 }
 
-function readSection(tag: number, r: ByteReader, s: Partial<HandoverState>): void {
+interface TableReaders {
+  runs: (r: ByteReader) => FrameRuns
+  areas: (r: ByteReader) => AreaColumns
+}
+const V1_TABLES: TableReaders = { runs: readRunsV1, areas: readAreasV1 }
+const V3_TABLES: TableReaders = { runs: readRunsV3, areas: readAreasV3 }
+
+function readSection(tag: number, r: ByteReader, s: Partial<HandoverState>, t: TableReaders): void {
+  const readRuns = t.runs
+  const readAreas = t.areas
   switch (tag) {
     case SECTION.META: {
       const hardware = r.str()

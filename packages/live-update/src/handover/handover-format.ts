@@ -8,11 +8,18 @@ import type { Hardware, Strategy } from '@hitless/protocol'
  *                      payload bytes u32 · CRC-32 of the payload u32 · reserved u64
  *   payload            sections, each: tag u16 · reserved u16 · length u32 · body
  *
- * Large columns (frame runs, IOAS areas) are LEB128 varints of zigzag deltas: a shuffled page
- * list costs ~3 bytes a page, a contiguous 2 MiB block ~2 bytes.
+ * Large tables (frame runs, IOAS areas): version 3 stores each column of deltas whole at the
+ * narrowest fixed width that holds it (columns.ts: a shuffled page costs 4 bytes, a column of
+ * equal values 9 bytes in all); version 1 stored LEB128 varints of zigzag deltas, entry by entry
+ * (~3 bytes a shuffled page, ~2 a contiguous 2 MiB block) and is still read and can be written.
+ * Version 2 is not assigned (the codec test uses it as the version no agent reads).
  */
 export const HANDOVER_MAGIC = Uint8Array.from([0x48, 0x4c, 0x53, 0x4b, 0x48, 0x4f, 0x0d, 0x0a])
-export const HANDOVER_VERSION = 1
+/** The versions this code reads and writes, oldest first. */
+export const HANDOVER_VERSIONS = [1, 3] as const
+export type HandoverVersion = (typeof HANDOVER_VERSIONS)[number]
+/** The newest: what encodeHandover writes unless told otherwise. */
+export const HANDOVER_VERSION: HandoverVersion = 3
 export const HANDOVER_HEADER_BYTES = 32
 export const SECTION_HEADER_BYTES = 8
 
