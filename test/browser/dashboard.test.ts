@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test'
 import type { Rollout } from '@hitless/protocol'
 import type { Browser, Page } from 'playwright-core'
 import { loadAgentConfig } from '../../services/host-agent/src/config.js'
-import { emulatedFleet } from '../../services/host-agent/src/fleet.js'
+import { emulatedIommuFleet } from '../../services/host-agent/src/fleet.js'
 import { HostAgent } from '../../services/host-agent/src/host-agent.js'
 import { playHost, seedHistory } from '../support/dashboard-fixtures.js'
 import { api, KERNEL, startPlatform, type TestPlatform, waitFor } from '../support/platform.js'
@@ -33,7 +33,11 @@ before(async () => {
     ...p.agentEnv,
     HITLESS_EMU_STEP_MS: '120',
   })
-  agent = new HostAgent(cfg, emulatedFleet(cfg.agentId, cfg.hosts, cfg.stepMs))
+  // Hosts on the emulated IOMMU hardware: each update is a real live update, verified hitless.
+  agent = new HostAgent(
+    cfg,
+    await emulatedIommuFleet(cfg.agentId, cfg.hosts, { stepMs: cfg.stepMs, mappings: 128 }),
+  )
   await agent.start()
   // Real verdicts from real snapshots: one hitless, one diverged (shifted PA), one faulted.
   await playHost(p, 'edge-01', { seed: 1 })
@@ -125,7 +129,7 @@ test('dashboard in chromium: login, a rollout live to completion, keyboard, verd
     kernel: KERNEL,
     strategy: 'serialise',
     selector: { labels: { fleet: 'emu' } },
-    policy: { onUnverified: 'continue', canary: 1, waves: ['50%', '100%'], maxConcurrent: 1 },
+    policy: { canary: 1, waves: ['50%', '100%'], maxConcurrent: 1 },
   })
   assert.equal(created.status, 201, JSON.stringify(created.body))
   const id = created.body.id
@@ -152,7 +156,7 @@ test('dashboard in chromium: login, a rollout live to completion, keyboard, verd
 
   // From here the page must follow the rollout to its end by itself.
   await page.evaluate('window.marker = 2')
-  await page.waitForSelector('h1 .badge.tone-ok', { timeout: 60000 })
+  await page.waitForSelector('h1 .badge.tone-ok', { timeout: 150000 })
   assert.match((await page.textContent('h1')) ?? '', /completed/)
   assert.equal(await page.evaluate('window.marker'), 2, 'page was reloaded')
   const rows = await page.$$eval('.tl-row', (els) => els.map((e) => e.querySelectorAll('.seg').length))
