@@ -1,5 +1,7 @@
-// `npm run bench -- live-update`: the handover codec against JSON and a plain copy, and the
-// blackout of each strategy at 1K, 100K and 1M mappings. One run; figures in docs/live-update.md.
+// `npm run bench -- live-update`: the handover codec (format version 3, and version 1 for
+// comparison) against JSON and a plain copy of the same state, each the median of RUNS runs in
+// this process; and the blackout of each strategy at 1K, 100K and 1M mappings (one run).
+// Figures in docs/live-update.md.
 import { SeededRandom } from '@hitless/emulator'
 import { STRATEGIES } from '@hitless/protocol'
 import {
@@ -143,7 +145,9 @@ function columns(s: HandoverState): ArrayBufferView[] {
   return [a.iova, a.length, a.file, a.offset, a.prot, f.start, f.count]
 }
 
-function median(f: () => void, runs = 5): number {
+const RUNS = 7
+
+function median(f: () => void, runs = RUNS): number {
   const t: number[] = []
   for (let i = 0; i < runs; i++) {
     globalThis.gc?.()
@@ -163,9 +167,11 @@ for (const [name, make] of [
   const s = make()
   const blob = encodeHandover(s)
   const codec = median(() => decodeHandover(encodeHandover(s)))
+  const v1Blob = encodeHandover(s, 1)
+  const v1 = median(() => decodeHandover(encodeHandover(s, 1)))
   const objs = asObjects(s)
   const json = JSON.stringify(objs)
-  const jsonMs = median(() => JSON.parse(JSON.stringify(objs)), 3)
+  const jsonMs = median(() => JSON.parse(JSON.stringify(objs)))
   const cols = columns(s)
   const rawBytes = cols.reduce((n, c) => n + c.byteLength, 0)
   const copy = median(() => {
@@ -191,6 +197,8 @@ for (const [name, make] of [
     state: name,
     'handover ms': codec.toFixed(1),
     'handover MB': (blob.length / 1e6).toFixed(2),
+    'v1 ms': v1.toFixed(1),
+    'v1 MB': (v1Blob.length / 1e6).toFixed(2),
     'JSON ms': jsonMs.toFixed(0),
     'JSON MB': (Buffer.byteLength(json) / 1e6).toFixed(1),
     'copy ms': copy.toFixed(1),
@@ -201,7 +209,9 @@ for (const [name, make] of [
     targets: met ? 'met' : 'MISSED',
   })
 }
-console.log('handover preserve + restore (encode + decode with every check), median of 5')
+console.log(
+  `handover preserve + restore (encode + decode with every check), version 3 (v1: version 1), median of ${RUNS}`,
+)
 console.table(codecRows)
 
 const blackoutRows: Record<string, string | number>[] = []

@@ -22,14 +22,9 @@ type Column = Float64Array | Int32Array | Uint8Array
 
 let scratch = new Float64Array(0)
 function scratchOf(n: number): Float64Array {
-  // Reused across the tables of one encode (one at a time); released by releaseScratch.
+  // Reused by every table of every encode (one at a time): as large as the largest table seen.
   if (scratch.length < n) scratch = new Float64Array(n)
   return scratch.length === n ? scratch : scratch.subarray(0, n)
-}
-
-/** Drops the encoder's scratch column (called at the end of each encode). */
-export function releaseScratch(): void {
-  scratch = new Float64Array(0)
 }
 
 /** Writes `v[0..n)` as one column. */

@@ -16,23 +16,36 @@ function inRuns(r: FrameRuns, pfn: number): boolean {
   return false
 }
 
+/** x % PAGE === 0, without a floating-point remainder (the same answer for every double, NaN and ±Infinity included). */
+function wholePages(x: number): boolean {
+  return x - Math.floor(x / PAGE) * PAGE === 0
+}
+
 function checkAreas(where: string, a: AreaColumns, files: { size: number }[]): void {
+  const iovas = a.iova
+  const lengths = a.length
+  const fileIdx = a.file
+  const offsets = a.offset
+  const prots = a.prot
+  const nFiles = files.length
   let prevEnd = -1
   for (let i = 0; i < a.n; i++) {
-    const iova = a.iova[i]
-    const len = a.length[i]
-    if (len <= 0 || len % PAGE !== 0 || iova % PAGE !== 0)
+    const iova = iovas[i]
+    const len = lengths[i]
+    if (len <= 0 || !wholePages(len) || !wholePages(iova))
       throw handoverRefused('inconsistent', `${where}: area ${i} is not whole pages`)
     if (iova < prevEnd)
       throw handoverRefused('inconsistent', `${where}: area ${i} overlaps or is out of order`)
     prevEnd = iova + len
-    const f = a.file[i]
-    if (f < 0 || f >= files.length)
+    const f = fileIdx[i]
+    if (f < 0 || f >= nFiles)
       throw handoverRefused('inconsistent', `${where}: area ${i} names memfd ${f}, not in the handover`)
-    if (a.offset[i] < 0 || a.offset[i] + len > files[f].size)
+    const off = offsets[i]
+    if (off < 0 || off + len > files[f].size)
       throw handoverRefused('inconsistent', `${where}: area ${i} runs past the end of its memfd`)
-    if ((a.prot[i] & 3) === 0 || a.prot[i] > 3)
-      throw handoverRefused('inconsistent', `${where}: area ${i} has permissions 0x${a.prot[i].toString(16)}`)
+    const prot = prots[i]
+    if ((prot & 3) === 0 || prot > 3)
+      throw handoverRefused('inconsistent', `${where}: area ${i} has permissions 0x${prot.toString(16)}`)
   }
 }
 
@@ -53,7 +66,8 @@ export function checkHandover(s: HandoverState): void {
       throw handoverRefused('inconsistent', 'preserved frame runs overlap or are out of order')
   for (const m of s.memfds) {
     let pages = 0
-    for (let i = 0; i < m.frames.n; i++) pages += m.frames.count[i]
+    const count = m.frames.count
+    for (let i = 0; i < m.frames.n; i++) pages += count[i]
     if (m.size % PAGE !== 0 || pages !== m.size / PAGE)
       throw handoverRefused('inconsistent', `memfd ${m.token}: ${pages} pages for ${m.size} bytes`)
   }

@@ -1,7 +1,7 @@
 import { crc32 } from 'node:zlib'
 import { HARDWARE, type Hardware, STRATEGIES, type Strategy } from '@hitless/protocol'
 import { ByteReader, ByteWriter, OutOfBounds } from './byte-buffer.js'
-import { readAreasV3, readRunsV3, releaseScratch, writeAreasV3, writeRunsV3 } from './columns.js'
+import { readAreasV3, readRunsV3, writeAreasV3, writeRunsV3 } from './columns.js'
 import { checkHandover } from './handover-checks.js'
 import { handoverRefused } from './handover-error.js'
 import {
@@ -168,7 +168,13 @@ export function encodeHandover(s: HandoverState, version: HandoverVersion = HAND
   if (!HANDOVER_VERSIONS.includes(version)) throw new RangeError(`no handover format version ${version}`)
   const writeRuns = version === 1 ? writeRunsV1 : writeRunsV3
   const writeAreas = version === 1 ? writeAreasV1 : writeAreasV3
-  const w = new ByteWriter(1 << 16)
+  // One buffer of about the final size (v3: i32 deltas and an i8 column at most, usually): every
+  // regrowth is a fresh large allocation and copy.
+  let rows = s.preserved.n * 8
+  for (const m of s.memfds) rows += m.frames.n * 8
+  for (const io of s.ioas) rows += io.areas.n * 9
+  for (const io of s.userspace?.ioas ?? []) rows += io.maps.n * 9
+  const w = new ByteWriter((1 << 16) + (version === 1 ? Math.ceil(rows / 2) : rows))
   w.bytes(new Uint8Array(HANDOVER_HEADER_BYTES))
   let sections = 0
   const sec = (tag: number, body: () => void) => {
@@ -249,7 +255,6 @@ export function encodeHandover(s: HandoverState, version: HandoverVersion = HAND
       }
     })
   if (s.job) sec(SECTION.JOB, () => w.str(JSON.stringify(s.job)))
-  releaseScratch()
   const out = w.finish()
   const payload = out.subarray(HANDOVER_HEADER_BYTES)
   const h = new DataView(out.buffer, out.byteOffset, HANDOVER_HEADER_BYTES)
