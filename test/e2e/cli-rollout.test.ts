@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,6 +8,7 @@ import { loadAgentConfig } from '../../services/host-agent/src/config.js'
 import { emulatedFleet } from '../../services/host-agent/src/fleet.js'
 import { HostAgent } from '../../services/host-agent/src/host-agent.js'
 import { playHost } from '../support/dashboard-fixtures.js'
+import { runCli } from '../support/cli.js'
 import { api, KERNEL, startPlatform, type TestPlatform } from '../support/platform.js'
 
 // The CLI's rollout life cycle against a running controller and an emulated fleet: kernels,
@@ -37,25 +37,7 @@ after(async () => {
   await p?.close()
 })
 
-// Asynchronous on purpose: the controller under test runs in this process and must keep answering.
-function hitless(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['packages/cli/bin/hitless.mjs', ...args],
-      {
-        env: { ...process.env, HITLESS_URL: p.url, HITLESS_TOKEN: p.adminToken, ...env },
-        encoding: 'utf8',
-        timeout: 120000,
-      },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? Number(error.code ?? 1) : 0, out: stdout, err: stderr }),
-    )
-  })
-}
+const hitless = (args: string[], env: Record<string, string> = {}) => runCli(p, args, env)
 
 const POLICY_YAML = (name: string, hosts: string[], extra = '') => `# a rollout as an operator writes it
 name: ${name}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { after, before, test } from 'node:test'
+import { runCli } from '../support/cli.js'
 import { api, KERNEL, startPlatform, type TestPlatform } from '../support/platform.js'
 
 let p: TestPlatform
@@ -19,21 +19,7 @@ before(async () => {
 })
 after(async () => p?.close())
 
-// Asynchronous on purpose: the controller under test runs in this process and must keep answering.
-function hitless(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['packages/cli/bin/hitless.mjs', ...args],
-      { env: { ...process.env, HITLESS_URL: p.url, HITLESS_TOKEN: p.adminToken, ...env }, encoding: 'utf8' },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? Number(error.code ?? 1) : 0, out: stdout, err: stderr }),
-    )
-  })
-}
+const hitless = (args: string[], env: Record<string, string> = {}) => runCli(p, args, env)
 
 test('hosts list as a table and as JSON, filtered by selector', async () => {
   const t = await hitless(['hosts', '--selector', 'rack=r1'])
