@@ -32,6 +32,8 @@ export interface SimulateOptions {
   fallback?: FreshSwitchFallback
   bootTicks?: number
   slowKexecMs?: number
+  /** The handover format both kernels read (LiveUpdateOptions.handoverFormat). Default the newest. */
+  handoverFormat?: number
 }
 
 export interface SimulateResult {
@@ -89,6 +91,7 @@ export async function simulateUpdate(o: SimulateOptions): Promise<SimulateResult
     ...(o.fallback ? { fallback: o.fallback } : {}),
     ...(o.bootTicks !== undefined ? { bootTicks: o.bootTicks } : {}),
     ...(o.slowKexecMs !== undefined ? { slowKexecMs: o.slowKexecMs } : {}),
+    ...(o.handoverFormat !== undefined ? { handoverFormat: o.handoverFormat } : {}),
   }
   const crashes: string[] = []
   let pending = inject

@@ -20,6 +20,20 @@ export const HANDOVER_VERSIONS = [1, 3] as const
 export type HandoverVersion = (typeof HANDOVER_VERSIONS)[number]
 /** The newest: what encodeHandover writes unless told otherwise. */
 export const HANDOVER_VERSION: HandoverVersion = 3
+
+/**
+ * The version to write for an update whose kernels both read `handoverFormat` (the older of the
+ * two kernels' declared formats, docs/rollout-engine.md): the newest version this code writes
+ * that is not newer than it (2 → 1; 4 or more → 3). Undefined: the newest. Below 1: a RangeError.
+ */
+export function handoverVersionFor(handoverFormat?: number): HandoverVersion {
+  if (handoverFormat === undefined) return HANDOVER_VERSION
+  if (!Number.isInteger(handoverFormat) || handoverFormat < 1)
+    throw new RangeError(`handover format ${handoverFormat} is not a format version (an integer from 1)`)
+  let v: HandoverVersion = HANDOVER_VERSIONS[0]
+  for (const x of HANDOVER_VERSIONS) if (x <= handoverFormat) v = x
+  return v
+}
 export const HANDOVER_HEADER_BYTES = 32
 export const SECTION_HEADER_BYTES = 8
 

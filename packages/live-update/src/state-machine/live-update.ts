@@ -11,7 +11,7 @@ import {
 import { injectIntoBlob, injectIntoState } from '../faults/fault-injection.js'
 import { planPreserve } from '../handover/handover-builder.js'
 import { decodeHandover, encodeHandover } from '../handover/handover-codec.js'
-import type { JobContext } from '../handover/handover-format.js'
+import { handoverVersionFor, type JobContext } from '../handover/handover-format.js'
 import type { EmulatedMachine } from '../machine/emulated-machine.js'
 import { GuestVmm } from '../machine/guest-vmm.js'
 import { Kernel } from '../machine/kernel.js'
@@ -34,6 +34,12 @@ export interface LiveUpdateOptions {
   inject?: readonly FaultInjection[]
   /** fresh-switch where the hardware cannot switch hitlessly. Default replay-verify. */
   fallback?: FreshSwitchFallback
+  /**
+   * The handover format both kernels read (the job's `handoverFormat`: the older of the two
+   * kernels' declared formats). KEXEC writes the newest version not newer than it. Default: the
+   * newest (3).
+   */
+  handoverFormat?: number
   /** DMA boundaries the new kernel's boot lasts. Default 256. */
   bootTicks?: number
   /** slow-kexec: extra wall-clock ms of the boot. Default 1500. */
@@ -242,6 +248,8 @@ export class LiveUpdate {
       throw new Error(`target kernel "${this.o.targetKernel}" is not a staged kernel version`)
     if (this.o.targetKernel === k.version && !this.journal.preBootId)
       throw new Error(`target kernel ${this.o.targetKernel} is already running`)
+    // A format no version of ours fits fails here, while the old state is still live.
+    const handoverVersion = handoverVersionFor(this.o.handoverFormat)
     const strategy = RESTORE_STRATEGIES[this.o.strategy]
     const plan = await planPreserve(k, this.host.vmm, {
       strategy: this.o.strategy,
@@ -261,6 +269,7 @@ export class LiveUpdate {
       tableFrames: plan.tableFrames,
       freeFrames: free,
       target: this.o.targetKernel,
+      handoverVersion,
     }
   }
 
@@ -304,7 +313,11 @@ export class LiveUpdate {
       preservesTables: strategy.preservesTables,
       job,
     })
-    const blob = injectIntoBlob(encodeHandover(injectIntoState(plan.state, this.inject)), this.inject)
+    const handoverVersion = handoverVersionFor(this.o.handoverFormat)
+    const blob = injectIntoBlob(
+      encodeHandover(injectIntoState(plan.state, this.inject), handoverVersion),
+      this.inject,
+    )
     if (!strategy.preservesTables) old.shutdownIommu()
     this.setDisk('t0', t0)
     this.machine.kexec(blob, old.allocator.preservedFrames(), this.o.bootTicks ?? 256)
@@ -319,7 +332,7 @@ export class LiveUpdate {
       version: this.o.targetKernel,
       iommu: strategy.preservesTables ? 'adopt' : 'reset',
     })
-    return { kernel: k.version, bootId: k.bootId, handoverBytes: blob.length }
+    return { kernel: k.version, bootId: k.bootId, handoverBytes: blob.length, handoverVersion }
   }
 
   private async restore(): Promise<Record<string, unknown>> {

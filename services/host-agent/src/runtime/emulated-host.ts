@@ -86,6 +86,8 @@ export class EmulatedHost implements HostRuntime {
           targetKernel: job.kernel.version,
           host: this.name,
           job: { updateId: job.updateId, attempt: job.attempt, epoch: job.epoch },
+          // The older of the two kernels' formats, as the controller put it in the job.
+          ...(job.handoverFormat !== undefined ? { handoverFormat: job.handoverFormat } : {}),
         }),
       }
     }
