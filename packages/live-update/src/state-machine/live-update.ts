@@ -9,6 +9,7 @@ import {
   type UpdateStep,
 } from '@hitless/protocol'
 import { injectIntoBlob, injectIntoState } from '../faults/fault-injection.js'
+import { EmulatedKexecExecutor, HANDOVER_NAME } from '../kexec/kexec-executor.js'
 import { planPreserve } from '../handover/handover-builder.js'
 import { decodeHandover, encodeHandover } from '../handover/handover-codec.js'
 import { handoverVersionFor, type JobContext } from '../handover/handover-format.js'
@@ -320,7 +321,15 @@ export class LiveUpdate {
     )
     if (!strategy.preservesTables) old.shutdownIommu()
     this.setDisk('t0', t0)
-    this.machine.kexec(blob, old.allocator.preservedFrames(), this.o.bootTicks ?? 256)
+    // The emulated host behind the KexecExecutor interface (src/kexec/): stage, keep the blob, reboot.
+    const executor = new EmulatedKexecExecutor(
+      this.machine,
+      () => old.allocator.preservedFrames(),
+      this.o.bootTicks ?? 256,
+    )
+    await executor.stage({ image: `vmlinuz-${this.o.targetKernel}`, cmdline: '' })
+    await executor.preserve(HANDOVER_NAME, blob)
+    await executor.reboot()
     if (this.inject.has('slow-kexec')) {
       const until = performance.now() + (this.o.slowKexecMs ?? 1500)
       while (performance.now() < until) {
