@@ -30,6 +30,8 @@ export class ControllerLoop {
   private timer: NodeJS.Timeout | undefined
   private running = false
   private again = false
+  private upkeepOwed = false
+  private readonly enqueues = new Set<Promise<void>>()
   private lastEpoch: number | undefined
   private ticks = 0
   private reenqueueOwed = false
@@ -58,6 +60,7 @@ export class ControllerLoop {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
     while (this.running) await new Promise((r) => setTimeout(r, 20))
+    await Promise.all([...this.enqueues])
   }
 
   /** Asks for a tick soon (a host finished, a rollout was created); harmless on a follower. */
@@ -75,7 +78,9 @@ export class ControllerLoop {
   /** Runs one reconcile pass now (`upkeep` false: planning only, for kicks). */
   async tick(now = new Date(), upkeep = true): Promise<void> {
     if (this.running) {
+      // Coalesced: one more pass starts as soon as the running one ends (with the upkeep owed).
       this.again = true
+      if (upkeep) this.upkeepOwed = true
       return
     }
     this.running = true
@@ -83,17 +88,28 @@ export class ControllerLoop {
       let first = true
       do {
         this.again = false
-        await this.pass(first ? now : new Date(), first && upkeep)
+        const doUpkeep = first ? upkeep : this.upkeepOwed
+        if (doUpkeep) this.upkeepOwed = false
+        await this.pass(first ? now : new Date(), doUpkeep)
         first = false
       } while (this.again && this.timer !== undefined)
     } finally {
       this.running = false
     }
+    // The passes' enqueues ran behind them; the tick ends when they are done (the next tick,
+    // if woken meanwhile, need not wait for them).
+    await Promise.all([...this.enqueues])
   }
 
-  /** A pass woken by `kick` plans only; the timer's passes also do the periodic upkeep. */
+  /**
+   * A pass woken by `kick` plans only; the timer's passes also do the periodic upkeep. A
+   * planning-only pass reuses the epoch when the lease was renewed moments ago (it cannot have
+   * expired): its writes are fenced by that epoch in their transaction all the same.
+   */
   private async pass(now: Date, upkeep = true): Promise<void> {
-    const epoch = await this.lease.tryAcquire(now)
+    const recent = upkeep ? undefined : this.lease.recentEpoch()
+    const epoch =
+      recent !== undefined && recent === this.lastEpoch ? recent : await this.lease.tryAcquire(now)
     if (epoch === undefined) {
       this.lastEpoch = undefined
       return
@@ -109,7 +125,9 @@ export class ControllerLoop {
     const rs = await loadPlannerRollouts(this.db)
     for (const r of rs) {
       const actions = planNext(r, now)
-      if (actions.length) await this.apply(epoch, r, actions, now)
+      // The jobs are enqueued after the commit without holding up the next pass (a verdict
+      // arriving meanwhile is planned at once); `stop` waits for them.
+      if (actions.length) await this.apply(epoch, r, actions, now, true)
     }
     // The agent API enqueues each verification when an update finishes; this catches the ones
     // lost to a crash between that commit and that enqueue.
@@ -143,6 +161,7 @@ export class ControllerLoop {
     r: Pick<PlannerRollout, 'id' | 'phase'>,
     actions: PlannerAction[],
     now = new Date(),
+    background = false,
   ) {
     const toEnqueue: string[] = []
     const wavesDone: { wave: number; seconds: number }[] = []
@@ -215,7 +234,13 @@ export class ControllerLoop {
     if (!applied) return
     for (const w of wavesDone) this.observer.waveFinished?.(r.id, w.wave, w.seconds)
     this.observer.applied?.(r.id, actions)
-    await this.enqueueUpdates(toEnqueue)
+    if (!background) return this.enqueueUpdates(toEnqueue)
+    const p = this.enqueueUpdates(toEnqueue).catch((e: unknown) => {
+      this.reenqueueOwed = true
+      this.log(`enqueue failed (retried next tick): ${(e as Error).message}`)
+    })
+    this.enqueues.add(p)
+    void p.finally(() => this.enqueues.delete(p))
   }
 
   /** The loop's decisions go to the audit log with the operators' actions (actor `controller`). */

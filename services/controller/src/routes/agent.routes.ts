@@ -121,7 +121,9 @@ export const agentRoutes =
       async (req) => {
         const verifying = await ctx.agent.finish(req.principal!, req.params.id, req.body)
         if (verifying) await ctx.queues.enqueueVerify({ updateId: req.params.id, attempt: req.body.attempt })
-        ctx.loop.kick()
+        // A verifying host still holds its slot: the verdict's job completion wakes the loop then.
+        // An attempt that ended failed frees it (and counts against the budget): plan now.
+        else ctx.loop.kick()
         return { verifying }
       },
     )

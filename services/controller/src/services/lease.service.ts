@@ -9,11 +9,23 @@ import type { Db } from '@hitless/db'
 export class LeaseService {
   readonly holder = `controller-${randomUUID().slice(0, 8)}`
   private epoch: number | undefined
+  private renewedAt = 0
 
   constructor(
     private readonly db: Db,
-    private readonly leaseMs: number,
+    readonly leaseMs: number,
   ) {}
+
+  /**
+   * The epoch held, without a round trip, when the lease was taken or renewed less than a
+   * third of its length before `now` (it cannot have expired, so no other replica can have
+   * taken it); undefined otherwise (then call `tryAcquire`). Writes stay fenced by the epoch.
+   */
+  recentEpoch(): number | undefined {
+    if (this.epoch === undefined) return undefined
+    const age = Date.now() - this.renewedAt
+    return age >= 0 && age < this.leaseMs / 3 ? this.epoch : undefined
+  }
 
   get currentEpoch(): number | undefined {
     return this.epoch
@@ -22,6 +34,8 @@ export class LeaseService {
   /** Takes or renews the lease; returns the epoch held, or undefined when another replica leads. */
   async tryAcquire(now = new Date()): Promise<number | undefined> {
     const expires = new Date(now.getTime() + this.leaseMs)
+    // The lease runs from the earlier of the given time and the clock (a test may pass a past `now`).
+    const from = Math.min(now.getTime(), Date.now())
     const rows = await this.db.$queryRaw<{ epoch: number; holder: string }[]>`
       INSERT INTO "ControllerLease" (id, holder, epoch, "expiresAt") VALUES (1, ${this.holder}, 1, ${expires})
       ON CONFLICT (id) DO UPDATE SET
@@ -31,6 +45,7 @@ export class LeaseService {
       WHERE "ControllerLease".holder = ${this.holder} OR "ControllerLease"."expiresAt" < ${now}
       RETURNING epoch, holder`
     this.epoch = rows.length === 1 ? rows[0].epoch : undefined
+    if (this.epoch !== undefined) this.renewedAt = from
     return this.epoch
   }
 
@@ -48,5 +63,6 @@ export class LeaseService {
       data: { expiresAt: new Date(0) },
     })
     this.epoch = undefined
+    this.renewedAt = 0
   }
 }
