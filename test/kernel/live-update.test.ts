@@ -58,7 +58,31 @@ describe('live update on the real kernel: record, LUO, kexec, replay, verify, ve
       writeFileSync(join(kernelDir, 'live-update-timings.json'), JSON.stringify(timings, null, 2) + '\n')
   })
 
+  // Linux 7.2 under TCG has been seen (rarely) to panic early in the post-kexec boot ("Fatal
+  // exception in interrupt", a NULL dereference before userspace): a kernel failure, not one of
+  // the live update's. The whole QEMU run is then retried once, loudly; a second panic, or any
+  // other failure, fails the test.
   test('generation 1: an IOAS of memfd mappings, the pre snapshot, the record in LUO, kexec', async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await generationOne()
+        return
+      } catch (e) {
+        const msg = String((e as Error).message)
+        if (attempt >= 2 || !/Kernel panic/.test(msg)) throw e
+        console.log(
+          `RETRY: the post-kexec kernel panicked during boot; rerunning the QEMU run once:\n${msg.slice(-600)}`,
+        )
+        timings.kexecPanicRetries = attempt
+        await guest.close()
+        const started = await startGuest('live-update-retry')
+        guest = started.guest
+        release = (await guest.call('ping')).values.release
+      }
+    }
+  })
+
+  async function generationOne(): Promise<void> {
     const b = new RealIommufdBackend({ helper: guest, devices: new MockDevices(guest) })
     const memfds = []
     for (const [i, pages] of [16, 8, 32].entries()) {
@@ -106,7 +130,7 @@ describe('live update on the real kernel: record, LUO, kexec, replay, verify, ve
     const second = await guest.waitForGeneration(2, 120_000)
     timings.kexecToReadyHostMs = Date.now() - t
     assert.equal(second.values.release, release)
-  })
+  }
 
   test('generation 2: LUO gives back the blob and the memfds', async () => {
     const t = Date.now()
