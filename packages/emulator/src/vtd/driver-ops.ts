@@ -43,6 +43,20 @@ import {
 import type { EntrySeqlock } from './seqlock.js'
 import { VtdEntryWriter } from './entry-writer.js'
 
+/** Domain-selective IOTLB invalidation, draining reads and writes (VT-d spec 6.5.2.3). */
+function domainIotlbInv(did: number): InvDesc {
+  return {
+    type: 'iotlb',
+    granularity: QI_IOTLB_GRAN.DOMAIN,
+    did,
+    dr: true,
+    dw: true,
+    addr: 0,
+    ih: false,
+    am: 0,
+  }
+}
+
 export type EntryWriteMethod = 'cmpxchg128' | 'two-stores'
 
 export interface VtdDriverOptions {
@@ -322,16 +336,7 @@ export class VtdDriver {
         descs.push({ type: 'pasid-cache', granularity: QI_PC_GRAN.GLOBAL, did: 0, pasid: 0 })
     }
     for (const did of new Set(dids)) {
-      descs.push({
-        type: 'iotlb',
-        granularity: QI_IOTLB_GRAN.DOMAIN,
-        did,
-        dr: true,
-        dw: true,
-        addr: 0,
-        ih: false,
-        am: 0,
-      })
+      descs.push(domainIotlbInv(did))
     }
     this.submit(descs)
   }
@@ -403,16 +408,7 @@ export class VtdDriver {
         am: 0,
       })
     } else {
-      descs.push({
-        type: 'iotlb',
-        granularity: QI_IOTLB_GRAN.DOMAIN,
-        did,
-        dr: true,
-        dw: true,
-        addr: 0,
-        ih: false,
-        am: 0,
-      })
+      descs.push(domainIotlbInv(did))
     }
     void sid
     this.submit(descs)
@@ -479,18 +475,7 @@ export class VtdDriver {
   }
 
   flushIotlbDomain(did: number): void {
-    this.submit([
-      {
-        type: 'iotlb',
-        granularity: QI_IOTLB_GRAN.DOMAIN,
-        did,
-        dr: true,
-        dw: true,
-        addr: 0,
-        ih: false,
-        am: 0,
-      },
-    ])
+    this.submit([domainIotlbInv(did)])
   }
 
   /** Page-selective IOTLB invalidation of 2^am pages at `addr` (must be aligned to them). */
