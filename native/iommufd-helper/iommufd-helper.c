@@ -1099,9 +1099,9 @@ static int h_ping(int argc, char **argv, const char **what)
 	struct utsname u;
 	clock_gettime(CLOCK_BOOTTIME, &ts);
 	uname(&u);
-	resp_add(" gen=%d pid=%d uptime_ms=%ld release=%s iommufd_fd=%d liveupdate=%s", generation, getpid(),
+	resp_add(" gen=%d pid=%d uptime_ms=%ld release=%s iommufd_fd=%d liveupdate=%s euid=%u", generation, getpid(),
 		 ts.tv_sec * 1000 + ts.tv_nsec / 1000000, u.release, iommufd,
-		 access("/dev/liveupdate", F_OK) ? "no" : "yes");
+		 access("/dev/liveupdate", F_OK) ? "no" : "yes", (unsigned)geteuid());
 	return 0;
 }
 

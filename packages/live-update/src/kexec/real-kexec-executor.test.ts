@@ -1,37 +1,63 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { type ExecutorFs, KexecRefused, kexecLoadArgs, RealKexecExecutor } from './real-kexec-executor.js'
+import { isHitlessError } from '@hitless/protocol'
+import { kexecLoadArgs, kexecToolsLoader } from './kexec-tools.js'
+import { type LuoPort, luoToken, RealKexecExecutor, retrievePreserved } from './real-kexec-executor.js'
+
+/** A LUO that keeps what it is given, like the kernel's: one opener, sessions by name, files by token. */
+function fakeLuo(o: { busy?: boolean } = {}) {
+  const calls: string[] = []
+  const sessions = new Map<string, Map<number, Uint8Array>>()
+  const byFd = new Map<number, Map<number, Uint8Array>>()
+  let nextFd = 17
+  const luo: LuoPort = {
+    async open() {
+      calls.push('open')
+      if (o.busy) throw Object.assign(new Error('open /dev/liveupdate failed with EBUSY'), { errno: 'EBUSY' })
+      return nextFd++
+    },
+    async createSession(name) {
+      calls.push(`create ${name}`)
+      const files = new Map<number, Uint8Array>()
+      sessions.set(name, files)
+      byFd.set(nextFd, files)
+      return nextFd++
+    },
+    async preserve(sfd, token, bytes) {
+      calls.push(`preserve ${sfd} ${token} ${bytes.length}`)
+      byFd.get(sfd)!.set(token, Uint8Array.from(bytes))
+    },
+    async retrieveSession(name) {
+      const files = sessions.get(name)
+      if (!files) throw new Error('LIVEUPDATE_IOCTL_RETRIEVE_SESSION failed with ENOENT')
+      byFd.set(nextFd, files)
+      return nextFd++
+    },
+    async retrieve(sfd, token) {
+      const b = byFd.get(sfd)?.get(token)
+      if (!b) throw new Error('LIVEUPDATE_SESSION_RETRIEVE_FD failed with ENOENT')
+      return b
+    },
+    async finish() {},
+  }
+  return { luo, calls }
+}
 
 function fakes(o: { root?: boolean; device?: boolean; busy?: boolean; exit?: number } = {}) {
   const runs: string[][] = []
-  const opens: string[] = []
-  const luoCalls: string[] = []
-  const fs: ExecutorFs = {
-    exists: (p) => p === '/dev/liveupdate' && o.device !== false,
-    open: (p) => {
-      opens.push(p)
-      if (o.busy) throw Object.assign(new Error('EBUSY: resource busy'), { code: 'EBUSY' })
-      return 17
-    },
-  }
+  const { luo, calls: luoCalls } = fakeLuo(o)
   const ex = new RealKexecExecutor({
-    run: async (file, args) => {
+    host: {
+      isRoot: async () => o.root !== false,
+      hasDevice: async (p) => p === '/dev/liveupdate' && o.device !== false,
+    },
+    loader: kexecToolsLoader(async (file, args) => {
       runs.push([file, ...args])
       return { code: o.exit ?? 0, stderr: o.exit ? 'kexec_file_load failed: Operation not permitted' : '' }
-    },
-    fs,
-    isRoot: () => o.root !== false,
-    luo: {
-      createSession: async (fd, name) => {
-        luoCalls.push(`create ${fd} ${name}`)
-        return 18
-      },
-      preserve: async (sfd, token, bytes) => {
-        luoCalls.push(`preserve ${sfd} ${token} ${bytes.length}`)
-      },
-    },
+    }),
+    luo,
   })
-  return { ex, runs, opens, luoCalls }
+  return { ex, runs, luoCalls, luo }
 }
 
 const target = {
@@ -39,6 +65,9 @@ const target = {
   initrd: '/boot/initrd.img-7.2.13',
   cmdline: 'root=/dev/vda ro quiet',
 }
+
+const refusedWith = (check: string, re: RegExp) => (e: unknown) =>
+  isHitlessError(e) && e.details?.check === check && re.test(e.message)
 
 test('stage runs kexec -s -l IMAGE --initrd= --command-line=, reboot runs kexec -e (never systemctl)', async () => {
   const { ex, runs } = fakes()
@@ -59,44 +88,66 @@ test('stage runs kexec -s -l IMAGE --initrd= --command-line=, reboot runs kexec 
 })
 
 test('a failed kexec load is an error with its stderr; reboot without a staged kernel is refused', async () => {
-  const { ex } = fakes({ exit: 1 })
+  const { ex, runs } = fakes({ exit: 1 })
   await assert.rejects(ex.stage(target), /exited 1: kexec_file_load failed/)
-  await assert.rejects(ex.reboot(), KexecRefused)
+  await assert.rejects(ex.reboot(), refusedWith('not-staged', /no kernel staged/))
+  assert.equal(runs.length, 1, 'no kexec -e after a failed load')
 })
 
 test('not root: stage and preserve are refused before anything runs or opens', async () => {
-  const { ex, runs, opens } = fakes({ root: false })
-  await assert.rejects(
-    ex.stage(target),
-    (e: Error) => e instanceof KexecRefused && /needs root/.test(e.message),
-  )
-  await assert.rejects(ex.preserve('hitless-handover', new Uint8Array(4)), /needs root/)
+  const { ex, runs, luoCalls } = fakes({ root: false })
+  await assert.rejects(ex.stage(target), refusedWith('root', /needs root/))
+  await assert.rejects(ex.preserve('hitless-handover', new Uint8Array(4)), refusedWith('root', /needs root/))
   assert.deepEqual(runs, [])
-  assert.deepEqual(opens, [])
+  assert.deepEqual(luoCalls, [])
 })
 
-test('/dev/liveupdate missing and preservation asked: a clear refusal', async () => {
-  const { ex, opens } = fakes({ device: false })
-  await assert.rejects(ex.preserve('hitless-handover', new Uint8Array(4)), /\/dev\/liveupdate is missing/)
-  assert.deepEqual(opens, [])
-  // Without preservation, a plain kexec still works.
+test('/dev/liveupdate missing and preservation asked: a clear refusal; a plain kexec still works', async () => {
+  const { ex, luoCalls } = fakes({ device: false })
+  await assert.rejects(
+    ex.preserve('hitless-handover', new Uint8Array(4)),
+    refusedWith('luo-device', /\/dev\/liveupdate is missing/),
+  )
+  assert.deepEqual(luoCalls, [])
   await ex.stage(target)
 })
 
-test('/dev/liveupdate busy (single opener): a clear refusal naming it', async () => {
+test('/dev/liveupdate busy (single opener): a conflict naming it', async () => {
   const { ex } = fakes({ busy: true })
-  await assert.rejects(ex.preserve('hitless-handover', new Uint8Array(4)), /busy: it has a single opener/)
+  await assert.rejects(ex.preserve('hitless-handover', new Uint8Array(4)), (e) => {
+    assert.ok(isHitlessError(e))
+    assert.equal(e.code, 'HITLESS_E_CONFLICT')
+    assert.match(e.message, /busy: it has a single opener/)
+    return true
+  })
 })
 
-test('/dev/liveupdate is opened once; the session is created once and both fds are held', async () => {
-  const { ex, opens, luoCalls } = fakes()
+test('/dev/liveupdate is opened once by the LUO port; the session is created once and both fds are held', async () => {
+  const { ex, luoCalls } = fakes()
   await ex.preserve('hitless-handover', new Uint8Array(32))
   await ex.preserve('guest-ram', new Uint8Array(8))
-  assert.deepEqual(opens, ['/dev/liveupdate'])
   assert.deepEqual(luoCalls, [
-    'create 17 hitless',
-    'preserve 18 hitless-handover 32',
-    'preserve 18 guest-ram 8',
+    'open',
+    'create hitless',
+    `preserve 18 ${luoToken('hitless-handover')} 32`,
+    `preserve 18 ${luoToken('guest-ram')} 8`,
   ])
   assert.deepEqual(ex.fds, { liveupdate: 17, session: 18 })
+})
+
+test('the new kernel finds preserved bytes by the same name; a missing session or name is refused', async () => {
+  const { ex, luo } = fakes()
+  const blob = Uint8Array.from({ length: 100 }, (_, i) => (i * 7) & 0xff)
+  await ex.preserve('hitless-handover', blob)
+  const got = await retrievePreserved(luo, 'hitless', 'hitless-handover')
+  assert.deepEqual(got.bytes, blob)
+  await assert.rejects(
+    retrievePreserved(luo, 'other', 'hitless-handover'),
+    refusedWith('luo-session', /ENOENT/),
+  )
+  await assert.rejects(
+    retrievePreserved(luo, 'hitless', 'guest-ram'),
+    refusedWith('luo-file', /no guest-ram/),
+  )
+  assert.notEqual(luoToken('a'), luoToken('b'))
 })

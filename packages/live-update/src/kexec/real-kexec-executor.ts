@@ -1,67 +1,103 @@
+import { createHash } from 'node:crypto'
+import { type ErrorCode, HitlessError } from '@hitless/protocol'
 import type { KexecExecutor, KexecTarget } from './kexec-executor.js'
 
-/** Runs a program to completion (no shell). */
-export type CommandRunner = (
-  file: string,
-  args: readonly string[],
-) => Promise<{ code: number; stderr: string }>
+/** Where the kexec happens (this host, or a guest driven through the helper). */
+export interface KexecHost {
+  /** Effective uid 0 there (kexec_file_load needs CAP_SYS_BOOT; /dev/liveupdate is root's). */
+  isRoot(): Promise<boolean>
+  /** The LUO device node exists there (the kernel has CONFIG_LIVEUPDATE). */
+  hasDevice(path: string): Promise<boolean>
+}
 
-/** The file-system calls the executor makes; `open` throws a Node error (code ENOENT, EBUSY…). */
-export interface ExecutorFs {
-  exists(path: string): boolean
-  open(path: string): number
+/** Loads the next kernel and reboots into it. */
+export interface KexecLoader {
+  /** kexec_file_load of `target`; nothing is stopped yet. */
+  load(target: KexecTarget): Promise<void>
+  /**
+   * Reboots into the loaded kernel. On this host it never returns (a return is an error); a
+   * remote host answers first and then goes, so its promise resolves as the reboot starts.
+   */
+  reboot(): Promise<void>
 }
 
 /**
- * The LUO ioctls, which Node cannot make itself: on a real host, the static helper
- * (native/iommufd-helper, `luo_create_session` / `luo_preserve`) given the fd this executor holds.
+ * The LUO UAPI (include/uapi/linux/liveupdate.h), which Node cannot call: ioctls on
+ * /dev/liveupdate and on session fds. On a real host and in the lane's guest this is the static
+ * helper (native/iommufd-helper). The port opens /dev/liveupdate itself: the device has a single
+ * opener, so the process that makes the ioctls must be the one holding it — were Node to open it,
+ * the helper could not (EBUSY), and Node cannot pass the ioctls on.
  */
-export interface LuoIoctls {
-  /** LIVEUPDATE_IOCTL_CREATE_SESSION on the /dev/liveupdate fd: the session's fd. */
-  createSession(liveupdateFd: number, name: string): Promise<number>
+export interface LuoPort {
+  /** Opens /dev/liveupdate once and holds it; a second opener's EBUSY is thrown with `code`. */
+  open(): Promise<number>
+  /** LIVEUPDATE_IOCTL_CREATE_SESSION: the session's fd, held into the reboot. */
+  createSession(name: string): Promise<number>
   /** A memfd holding `bytes`, preserved in the session under `token` (LIVEUPDATE_SESSION_PRESERVE_FD). */
-  preserve(sessionFd: number, token: string, bytes: Uint8Array): Promise<void>
+  preserve(sessionFd: number, token: number, bytes: Uint8Array): Promise<void>
+  /** After the reboot: LIVEUPDATE_IOCTL_RETRIEVE_SESSION. */
+  retrieveSession(name: string): Promise<number>
+  /** After the reboot: the bytes of the file preserved under `token` (LIVEUPDATE_SESSION_RETRIEVE_FD). */
+  retrieve(sessionFd: number, token: number): Promise<Uint8Array>
+  /** LIVEUPDATE_SESSION_FINISH: the files return to the kernel's normal rules. */
+  finish(sessionFd: number): Promise<void>
 }
 
 export interface RealKexecOptions {
-  run: CommandRunner
-  fs: ExecutorFs
-  /** Effective uid is 0 (kexec_file_load needs CAP_SYS_BOOT; /dev/liveupdate is root's). */
-  isRoot: () => boolean
-  luo?: LuoIoctls
-  /** Default `kexec` (kexec-tools, on PATH). */
-  kexec?: string
+  host: KexecHost
+  loader: KexecLoader
+  luo?: LuoPort
   /** Default `/dev/liveupdate`. */
   device?: string
   /** The LUO session's name. Default `hitless`. */
   session?: string
 }
 
-export class KexecRefused extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'KexecRefused'
-  }
+/** Why a kexec was refused before anything irreversible happened: `details.check` names the rule. */
+export type KexecCheck =
+  | 'root'
+  | 'luo-device'
+  | 'luo-busy'
+  | 'luo-port'
+  | 'not-staged'
+  | 'luo-session'
+  | 'luo-file'
+
+const KEXEC_CODES: Record<KexecCheck, ErrorCode> = {
+  root: 'HITLESS_E_CONFIG',
+  'luo-device': 'HITLESS_E_CONFIG',
+  'luo-port': 'HITLESS_E_CONFIG',
+  'luo-busy': 'HITLESS_E_CONFLICT',
+  'not-staged': 'HITLESS_E_CONFLICT',
+  'luo-session': 'HITLESS_E_HANDOVER',
+  'luo-file': 'HITLESS_E_HANDOVER',
 }
 
-/** `kexec -s -l IMAGE [--initrd=…] --command-line=…`: kexec_file_load (-s), load only (-l). */
-export function kexecLoadArgs(t: KexecTarget): string[] {
-  return ['-s', '-l', t.image, ...(t.initrd ? [`--initrd=${t.initrd}`] : []), `--command-line=${t.cmdline}`]
+export function kexecRefused(check: KexecCheck, message: string): HitlessError {
+  return new HitlessError(KEXEC_CODES[check], `kexec refused (${check}): ${message}`, { check })
 }
 
 /**
- * A real host's kexec (issue 5 item 5): `kexec -s -l` to load, a LUO session through
- * /dev/liveupdate to keep bytes, `kexec -e` to reboot.
+ * The LUO token (a u64 in the UAPI) a name is preserved under: the first 32 bits of its SHA-256,
+ * so the new kernel's agent finds the same file by the same name without any table crossing over.
+ */
+export function luoToken(name: string): number {
+  return createHash('sha256').update(name).digest().readUInt32BE(0)
+}
+
+/**
+ * A real host's kexec (issue 5 item 5): load through the loader (`kexec -s -l`, or the helper's
+ * kexec_file_load), keep bytes in a LUO session through /dev/liveupdate, reboot.
  *
  * The real rules it keeps:
- * - /dev/liveupdate has a single opener: it is opened once, here, and the fd is held; a second
- *   opener gets EBUSY, reported as such (another agent or the helper holds it).
+ * - /dev/liveupdate has a single opener: the LUO port opens it once and holds it; a second
+ *   opener's EBUSY is reported as such (another agent, or another helper, holds it).
  * - The process holding the LUO session must keep its fds open into the reboot: closing them
  *   (or being killed) unpreserves everything. So nothing here closes them, and the reboot is
- *   `kexec -e` from this very process. NOT `systemctl kexec`: that is a shutdown transaction —
- *   systemd stops every service first (this agent, or the helper holding the session, among
- *   them), the session fds close, LUO unpreserves the memfds and the blob, and the new kernel
- *   finds nothing to restore. `kexec -e` reboots at once with this process still alive.
+ *   `kexec -e` (or the helper's reboot(LINUX_REBOOT_CMD_KEXEC)) with the holder still alive.
+ *   NOT `systemctl kexec`: that is a shutdown transaction — systemd stops every service first
+ *   (this agent, or the helper holding the session, among them), the session fds close, LUO
+ *   unpreserves the memfds and the blob, and the new kernel finds nothing to restore.
  * - Not root, or /dev/liveupdate missing when preservation is asked for: a clear refusal before
  *   anything is loaded or preserved.
  */
@@ -72,64 +108,61 @@ export class RealKexecExecutor implements KexecExecutor {
 
   constructor(private readonly o: RealKexecOptions) {}
 
-  private get kexecBin(): string {
-    return this.o.kexec ?? 'kexec'
-  }
-
   private get device(): string {
     return this.o.device ?? '/dev/liveupdate'
   }
 
-  private requireRoot(what: string): void {
-    if (!this.o.isRoot()) throw new KexecRefused(`${what} needs root (CAP_SYS_BOOT); this agent is not root`)
+  private async requireRoot(what: string): Promise<void> {
+    if (!(await this.o.host.isRoot()))
+      throw kexecRefused('root', `${what} needs root (CAP_SYS_BOOT); this agent is not root`)
   }
 
   async stage(target: KexecTarget): Promise<void> {
-    this.requireRoot('kexec -s -l')
-    const args = kexecLoadArgs(target)
-    const r = await this.o.run(this.kexecBin, args)
-    if (r.code !== 0)
-      throw new Error(`${this.kexecBin} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`)
+    await this.requireRoot('kexec_file_load')
+    await this.o.loader.load(target)
     this.staged = target
   }
 
-  /** Opens /dev/liveupdate once and creates the session; both fds are held until the reboot. */
+  /** Opens /dev/liveupdate once (through the port) and creates the session; both are held until the reboot. */
   private async session(): Promise<number> {
     if (this.sessionFd !== undefined) return this.sessionFd
-    this.requireRoot('a LUO session')
-    if (!this.o.fs.exists(this.device))
-      throw new KexecRefused(
+    await this.requireRoot('a LUO session')
+    if (!(await this.o.host.hasDevice(this.device)))
+      throw kexecRefused(
+        'luo-device',
         `${this.device} is missing: this kernel has no LUO (CONFIG_LIVEUPDATE), so nothing can be preserved`,
       )
-    if (!this.o.luo) throw new KexecRefused('no LUO ioctl port (the helper): cannot create a session')
+    const luo = this.o.luo
+    if (!luo) throw kexecRefused('luo-port', 'no LUO port (the helper): cannot create a session')
     if (this.liveupdateFd === undefined) {
       try {
-        this.liveupdateFd = this.o.fs.open(this.device)
+        this.liveupdateFd = await luo.open()
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EBUSY')
-          throw new KexecRefused(
-            `${this.device} is busy: it has a single opener and another process holds it (another agent, or the helper)`,
+        if (
+          (e as { code?: string; errno?: string }).code === 'EBUSY' ||
+          (e as { errno?: string }).errno === 'EBUSY'
+        )
+          throw kexecRefused(
+            'luo-busy',
+            `${this.device} is busy: it has a single opener and another process holds it (another agent, or another helper)`,
           )
         throw e
       }
     }
-    this.sessionFd = await this.o.luo.createSession(this.liveupdateFd, this.o.session ?? 'hitless')
+    this.sessionFd = await luo.createSession(this.o.session ?? 'hitless')
     return this.sessionFd
   }
 
   async preserve(name: string, bytes: Uint8Array): Promise<void> {
     const s = await this.session()
-    await this.o.luo!.preserve(s, name, bytes)
+    await this.o.luo!.preserve(s, luoToken(name), bytes)
   }
 
   async reboot(): Promise<void> {
-    if (!this.staged) throw new KexecRefused('kexec -e: no kernel staged (stage() first)')
-    this.requireRoot('kexec -e')
-    // The session fds stay open: this process is alive when the kernel goes.
-    const r = await this.o.run(this.kexecBin, ['-e'])
-    throw new Error(
-      `${this.kexecBin} -e returned (exit ${r.code}): ${r.stderr.trim() || 'no reboot happened'}`,
-    )
+    if (!this.staged) throw kexecRefused('not-staged', 'kexec reboot: no kernel staged (stage() first)')
+    await this.requireRoot('kexec reboot')
+    // The session fds stay open: their holder is alive when the kernel goes.
+    await this.o.loader.reboot()
   }
 
   /** The held fds (for the caller's tests and diagnostics). */
@@ -138,5 +171,27 @@ export class RealKexecExecutor implements KexecExecutor {
       ...(this.liveupdateFd !== undefined ? { liveupdate: this.liveupdateFd } : {}),
       ...(this.sessionFd !== undefined ? { session: this.sessionFd } : {}),
     }
+  }
+}
+
+/**
+ * The new kernel's side: the bytes an old agent preserved under `name` in `session`, or a refusal
+ * that says which part is missing (no session: the old kernel's LUO did not hand it over).
+ */
+export async function retrievePreserved(
+  luo: LuoPort,
+  session: string,
+  name: string,
+): Promise<{ bytes: Uint8Array; sessionFd: number }> {
+  let sessionFd: number
+  try {
+    sessionFd = await luo.retrieveSession(session)
+  } catch (e) {
+    throw kexecRefused('luo-session', `LUO session ${session} was not handed over: ${(e as Error).message}`)
+  }
+  try {
+    return { bytes: await luo.retrieve(sessionFd, luoToken(name)), sessionFd }
+  } catch (e) {
+    throw kexecRefused('luo-file', `LUO session ${session} has no ${name}: ${(e as Error).message}`)
   }
 }
