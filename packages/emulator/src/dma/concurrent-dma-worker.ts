@@ -1,10 +1,10 @@
 // The DMA worker of concurrent mode: runs the devices' accesses in a loop on its own thread, over
 // the SharedArrayBuffer of emulated memory, through an IOMMU built by `translatorModule` (which
 // owns that IOMMU's caches and polls its doorbells). See concurrent-dma.ts.
-import { parentPort, workerData } from 'node:worker_threads'
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import type { IommuTranslator } from '../iommu/translator.js'
 import { PhysicalMemory } from '../memory/physical-memory.js'
-import { CTRL, type ConcurrentWorkerData } from './concurrent-dma.js'
+import { CTRL, type ConcurrentDeviceData, type ConcurrentWorkerData } from './concurrent-dma.js'
 import { DmaEngine } from './dma-engine.js'
 import { SeededRandom } from './seeded-random.js'
 import { WorkingSet } from './working-set.js'
@@ -23,7 +23,7 @@ const mod = (await import(data.translatorModule)) as TranslatorModule
 const iommu = mod.createConcurrentTranslator(data.translatorOptions, memory)
 const rng = new SeededRandom(data.seed)
 const engine = new DmaEngine(iommu.translator, rng)
-for (const d of data.devices) {
+function addDevice(d: ConcurrentDeviceData): void {
   const ws = new WorkingSet(d.iova.length)
   ws.iova.set(d.iova)
   ws.pa.set(d.pa)
@@ -37,12 +37,27 @@ for (const d of data.devices) {
     writeFraction: d.writeFraction,
   })
 }
+for (const d of data.devices) addDevice(d)
+
+/** Devices added while running (ConcurrentDma.addDevices): taken between loop turns. */
+function takeHotplugged(): void {
+  for (let m = receiveMessageOnPort(data.hotplug); m; m = receiveMessageOnPort(data.hotplug)) {
+    for (const d of m.message as ConcurrentDeviceData[]) addDevice(d)
+    parentPort?.postMessage({ type: 'devices-added' })
+  }
+}
 parentPort?.postMessage({ type: 'ready' })
 
 const cold = data.coldProbability
+let turn = 0
+let groundTruth = 0
 while (Atomics.load(ctrl, CTRL.STOP) === 0) {
   iommu.poll()
+  // The hot-plug port is looked at every 256 turns (a few hundred microseconds), not every turn:
+  // receiveMessageOnPort costs more than a turn of DMA.
+  if ((turn++ & 255) === 0) takeHotplugged()
   if (Atomics.load(ctrl, CTRL.RUN) === 0) {
+    takeHotplugged()
     Atomics.wait(ctrl, CTRL.RUN, 0, 0.2)
     continue
   }
@@ -58,6 +73,11 @@ while (Atomics.load(ctrl, CTRL.STOP) === 0) {
   }
   engine.setCold(false)
   Atomics.add(ctrl, CTRL.ACCESSES, n)
+  const g = engine.groundTruthTotal
+  if (g !== groundTruth) {
+    Atomics.add(ctrl, CTRL.GROUND_TRUTH, g - groundTruth)
+    groundTruth = g
+  }
 }
 iommu.poll()
 parentPort?.postMessage({

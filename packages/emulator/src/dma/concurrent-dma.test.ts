@@ -116,3 +116,42 @@ test('modes agree: a breaking swap is predicted to fault; on a thread its faults
   assert.equal(c.groundTruth.total, c.faults)
   console.log(`concurrent breaking swaps: ${c.accesses} accesses, ${c.faults} faults (C_BAD_CD)`)
 })
+
+test('devices added to a running worker do DMA; the shared ground-truth total matches their counters', async () => {
+  const memory = new PhysicalMemory(32 * 1024 * 1024)
+  const allocator = new FrameAllocator(memory)
+  const port = new CpuStorePort(memory, true)
+  const regs = new SmmuRegisters()
+  resetSmmuRegisters(regs)
+  const dma = await ConcurrentDma.start({
+    memory,
+    seed: 5,
+    devices: [],
+    translatorModule: SMMU_CONCURRENT_TRANSLATOR,
+    translatorOptions: { registers: regs.buffer },
+  })
+  try {
+    // The driver probes while no device exists yet: the worker serves the command queue anyway.
+    const driver = SmmuDriver.probe({ port, allocator, mmio: new SharedRegisterMmio(regs) })
+    const cdTable = driver.allocCdTable(0)
+    driver.writeCd([SID], cdTable, 0, makeS1Cd({ asid: ASID, ttb0: domain(port, allocator).root }))
+    driver.writeSte(SID, makeCdTableSte(cdTable))
+    // SID is mapped; SID + 1 has an abort STE (linear stream table), so each of its accesses is a
+    // ground-truth violation (the working set says it must reach its page).
+    await dma.addDevices([
+      { requesterId: SID, workingSet: WorkingSet.from(ENTRIES) },
+      { requesterId: SID + 1, workingSet: WorkingSet.from(ENTRIES) },
+    ])
+    dma.run(true)
+    await dma.waitForAccesses(2000)
+  } finally {
+    dma.run(false)
+  }
+  const r = await dma.stop()
+  const shared = dma.groundTruth
+  const [ok, blocked] = r.devices
+  assert.ok(ok.counters.accesses > 500 && blocked.counters.accesses > 500)
+  assert.equal(ok.counters.groundTruth.total, 0)
+  assert.equal(blocked.counters.groundTruth.total, blocked.counters.accesses)
+  assert.equal(shared, blocked.counters.groundTruth.total)
+})

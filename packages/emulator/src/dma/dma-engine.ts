@@ -176,6 +176,13 @@ export class DmaEngine {
     return n
   }
 
+  /** Accesses so far, every device. */
+  get accessTotal(): number {
+    let n = 0
+    for (const d of this.devices) n += d.counters.accesses
+    return n
+  }
+
   get faultTotal(): number {
     let n = 0
     for (const d of this.devices) n += d.counters.faults

@@ -33,8 +33,6 @@ export function queueInc(p: number, log2size: number): number {
  * lost, and counted, per StreamID too: "no event recorded" is not "no fault".
  */
 export class EventQueue {
-  recorded = 0
-  lost = 0
   overflows = 0
   readonly lostBySid = new Map<number, number>()
 
@@ -43,6 +41,18 @@ export class EventQueue {
     readonly regs: SmmuRegisters,
     readonly atomic = false,
   ) {}
+
+  /**
+   * Events recorded and lost so far. They live in the register file (REG.IMPDEF_EVENTS_*), not in
+   * this object: they are hardware state, read by a kernel on any thread and kept across a kexec.
+   */
+  get recorded(): number {
+    return this.regs.read32(REG.IMPDEF_EVENTS_RECORDED)
+  }
+
+  get lost(): number {
+    return this.regs.read32(REG.IMPDEF_EVENTS_LOST)
+  }
 
   /** Records `e`; returns false if it was lost. */
   record(e: EventRecord): boolean {
@@ -67,12 +77,12 @@ export class EventQueue {
     }
     // Publishing PROD after the record: an Atomics store orders the record before it.
     regs.write32(REG.EVTQ_PROD, queueInc(prod, log2size))
-    this.recorded++
+    regs.write32(REG.IMPDEF_EVENTS_RECORDED, this.recorded + 1)
     return true
   }
 
   private lose(sid: number): false {
-    this.lost++
+    this.regs.write32(REG.IMPDEF_EVENTS_LOST, this.lost + 1)
     this.lostBySid.set(sid, (this.lostBySid.get(sid) ?? 0) + 1)
     return false
   }

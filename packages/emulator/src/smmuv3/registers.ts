@@ -33,9 +33,20 @@ export const REG = {
   EVTQ_BASE_HI: 0xa4,
   EVTQ_PROD: 0xa8,
   EVTQ_CONS: 0xac,
+  /**
+   * This model's event counters, in the page-0 range IHI 0070 leaves IMPLEMENTATION DEFINED
+   * (0xE00-0xEFF): events written to the event queue, and events lost (queue full, EVTQEN=0).
+   * The architecture has no such count (EVTQ_PROD.OVFLG says only that something was lost); they
+   * are here because a kernel on another thread than the SMMU (concurrent mode) must read the
+   * hardware's fault log through MMIO like any other hardware state, and a kexec must not reset
+   * it. Wrapping 32-bit counters.
+   */
+  IMPDEF_EVENTS_RECORDED: 0xe00,
+  IMPDEF_EVENTS_LOST: 0xe04,
 } as const
 
-export const REGISTER_FILE_BYTES = 0x100
+/** Page 0 up to and including the IMPLEMENTATION DEFINED range. */
+export const REGISTER_FILE_BYTES = 0x1000
 
 /** IDR0 fields (IDR0_* in arm-smmu-v3.h). */
 export const IDR0 = {

@@ -213,6 +213,9 @@ test('event queue overflow: a full queue loses events, counts them, and sets OVF
   for (let i = 0; i < 10; i++) recorded.push(w.smmu.translate(3, i * 4096, 'read').recorded as boolean)
   assert.deepEqual(recorded, [true, true, true, true, false, false, false, false, false, false])
   assert.equal(w.smmu.events.lost, 6)
+  // The counts are in the register file: what a driver on any thread reads by MMIO.
+  assert.equal(w.driver.mmio.read32(REG.IMPDEF_EVENTS_RECORDED), 4)
+  assert.equal(w.driver.mmio.read32(REG.IMPDEF_EVENTS_LOST), 6)
   assert.equal(w.smmu.events.lostBySid.get(3), 6)
   assert.equal(w.smmu.events.overflows, 1)
   const drained = w.driver.drainEvents()

@@ -172,10 +172,14 @@ export class SmmuV3 implements IommuTranslator, SmmuMmio {
     return this.cmdq.consume((c) => this.execute(c))
   }
 
-  /** A cheap check for the concurrent worker loop: consume only when PROD changed. */
+  /**
+   * A cheap check for the concurrent worker loop: consume when PROD moved or the queue is not
+   * empty. The second test matters when a new kernel resets the queue (PROD = CONS = 0) and
+   * refills it to the very PROD value last seen before the reset: PROD alone would look unchanged.
+   */
   pollDoorbellIfRung(): void {
     const prod = Atomics.load(this.regs.i32, REG.CMDQ_PROD >> 2)
-    if (prod !== this.lastProd) {
+    if (prod !== this.lastProd || prod !== Atomics.load(this.regs.i32, REG.CMDQ_CONS >> 2)) {
       this.pollDoorbell()
       if (Atomics.load(this.regs.i32, REG.CMDQ_CONS >> 2) === prod) this.lastProd = prod
       Atomics.notify(this.regs.i32, REG.CMDQ_CONS >> 2)

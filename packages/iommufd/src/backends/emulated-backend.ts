@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { CpuStorePort, DmaEngine, FrameAllocator, PhysicalMemory } from '@hitless/emulator'
+import type { CpuStorePort, FrameAllocator, PhysicalMemory } from '@hitless/emulator'
 import type { FaultCounts, Hardware, Snapshot } from '@hitless/protocol'
 import type {
   DeviceInfo,
@@ -29,6 +29,17 @@ export interface EmulatedMachine {
   port: CpuStorePort
 }
 
+/**
+ * DMA a backend counts into its fault counters and snapshots: a DmaEngine on the same thread, or
+ * readings of one that runs on another (concurrent mode).
+ */
+export interface DmaCounterSource {
+  /** Accesses that did not reach the page the working set says. */
+  readonly groundTruthTotal: number
+  /** Accesses so far, every device. */
+  readonly accessTotal: number
+}
+
 export interface EmulatedBackendOptions {
   /** uname -r of the emulated kernel. */
   kernelVersion?: string
@@ -49,7 +60,7 @@ export class EmulatedBackend implements IommufdBackend {
   readonly process: UserProcess
   readonly kernelVersion: string
   readonly bootId: string
-  private readonly engines: DmaEngine[] = []
+  private readonly engines: DmaCounterSource[] = []
   private readonly labels = new Map<number, string>()
 
   constructor(
@@ -81,7 +92,7 @@ export class EmulatedBackend implements IommufdBackend {
   }
 
   /** Counts this engine's ground truth in faultCounters() and snapshots. */
-  addDmaEngine(engine: DmaEngine): void {
+  addDmaEngine(engine: DmaCounterSource): void {
     this.engines.push(engine)
   }
 
@@ -212,7 +223,7 @@ export class EmulatedBackend implements IommufdBackend {
 
   async snapshot(opts: SnapshotOptions = {}): Promise<Snapshot> {
     let accesses = 0
-    for (const e of this.engines) for (const d of e.devices) accesses += d.counters.accesses
+    for (const e of this.engines) accesses += e.accessTotal
     return toProtocolSnapshot(await this.state(), {
       ...(this.engines.length ? { accessCounter: accesses } : {}),
       ...opts,

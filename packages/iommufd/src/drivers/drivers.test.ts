@@ -44,7 +44,7 @@ test('a 2 MiB-aligned memfd mapping gets 2 MiB leaves; a misaligned one 4 KiB le
 test('SMMUv3 order: attach writes the CD (CFGI_CD, SYNC) before the STE (CFGI_STE, SYNC); unmap clears PTEs, then TLBI_NH_VA, then SYNC', async () => {
   const b = createEmulatedSmmuv3({ memoryBytes: 16 * 1024 * 1024 })
   const log: SmmuCommand['op'][] = []
-  const smmu = b.driver.smmu
+  const smmu = b.driver.smmu!
   const execute = smmu.execute.bind(smmu)
   let ptesClearedAtTlbi: boolean | undefined
   let hwpt = -1

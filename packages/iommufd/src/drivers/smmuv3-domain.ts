@@ -11,6 +11,7 @@ import {
   PageTableBuilder,
   SIZE_1G,
   SIZE_2M,
+  REG,
   SIZE_4K,
   type SmmuDriver,
   type SmmuV3,
@@ -110,7 +111,11 @@ export class Smmuv3Domain implements IommuDomain {
 }
 
 export interface Smmuv3DriverOptions {
-  smmu: SmmuV3
+  /**
+   * The SMMU model, when it runs on the kernel's thread (deterministic mode). In concurrent mode it
+   * lives on the DMA worker and the kernel reaches it only through `driver.mmio` and memory.
+   */
+  smmu?: SmmuV3
   driver: SmmuDriver
   port: CpuStorePort
   allocator: FrameAllocator
@@ -131,7 +136,7 @@ export interface Smmuv3DriverOptions {
 export class Smmuv3IommuDriver implements IommuDriver {
   readonly hardware: Hardware
   readonly devices: readonly IommuDevice[]
-  readonly smmu: SmmuV3
+  readonly smmu: SmmuV3 | undefined
   readonly smmuDriver: SmmuDriver
   readonly port: CpuStorePort
   readonly allocator: FrameAllocator
@@ -150,6 +155,8 @@ export class Smmuv3IommuDriver implements IommuDriver {
   }
 
   get translator(): SmmuV3 {
+    if (!this.smmu)
+      throw new Error('the SMMU runs on another thread (concurrent mode): DMA translates there, not here')
     return this.smmu
   }
 
@@ -246,7 +253,17 @@ export class Smmuv3IommuDriver implements IommuDriver {
     return out
   }
 
+  /**
+   * The SMMU's own count of events recorded and lost, read by MMIO (the model's IMPLEMENTATION
+   * DEFINED counters, REG.IMPDEF_EVENTS_*): the same on the SMMU's thread or any other, and kept
+   * by the hardware across a kexec.
+   */
   faultLog(): HardwareFaultLog {
-    return { source: 'smmuv3-evtq', recorded: this.smmu.events.recorded, lost: this.smmu.events.lost }
+    const mmio = this.smmuDriver.mmio
+    return {
+      source: 'smmuv3-evtq',
+      recorded: mmio.read32(REG.IMPDEF_EVENTS_RECORDED),
+      lost: mmio.read32(REG.IMPDEF_EVENTS_LOST),
+    }
   }
 }
