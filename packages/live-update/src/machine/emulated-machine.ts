@@ -1,10 +1,12 @@
 import {
   DeterministicScheduler,
+  type DmaDeviceConfig,
   DmaEngine,
   type IommuTranslator,
   PAGE_SIZE,
   PhysicalMemory,
   SeededRandom,
+  type SmmuMmio,
   SmmuV3,
 } from '@hitless/emulator'
 import { createVtd, type Vtd } from '@hitless/emulator/vtd/index'
@@ -14,6 +16,7 @@ import { SMMU_SW_MSI } from '@hitless/iommufd/drivers/smmuv3-domain'
 import { VTD_IOAPIC_RANGE } from '@hitless/iommufd/drivers/vtd-domain'
 import type { Hardware } from '@hitless/protocol'
 import type { Kernel } from './kernel.js'
+import type { KernelPlatform } from './kernel-platform.js'
 
 export interface MachineOptions {
   hardware: Hardware
@@ -37,7 +40,7 @@ export const FIRMWARE_FRAMES = 16
  * marked; everything else is poisoned at kexec) and the handover blob. The kernel (`kernel`) is
  * not the machine's: a kexec drops it and boots another from memory + map + blob only.
  */
-export class EmulatedMachine {
+export class EmulatedMachine implements KernelPlatform {
   readonly hardware: Hardware
   readonly memory: PhysicalMemory
   readonly smmu: SmmuV3 | undefined
@@ -77,9 +80,34 @@ export class EmulatedMachine {
 
   /** DMA accesses so far, every device. */
   get dmaAccesses(): number {
-    let n = 0
-    for (const d of this.engine.devices) n += d.counters.accesses
-    return n
+    return this.engine.accessTotal
+  }
+
+  // ---- KernelPlatform: what Kernel.boot reads ----
+
+  get smmuMmio(): SmmuMmio | undefined {
+    return this.smmu
+  }
+
+  /** One thread: a store is never seen half-done. */
+  readonly atomicStores = false
+
+  get dmaRate(): number {
+    return this.opts.dmaRate ?? 1
+  }
+
+  get dmaCounters(): DmaEngine {
+    return this.engine
+  }
+
+  addDmaDevice(config: DmaDeviceConfig): void {
+    this.engine.addDevice(config)
+  }
+
+  /** DMA runs at the new kernel's store boundaries. */
+  kernelBooted(k: Kernel): void {
+    this.scheduler.attach(k.port)
+    this.kernel = k
   }
 
   /**

@@ -137,11 +137,11 @@ export class GuestVmm {
         })
       }
       vmm.workingSets.set(d.name, ws)
-      kernel.machine.engine.addDevice({
+      kernel.machine.addDmaDevice({
         name: d.name,
         requesterId: d.requesterId,
         workingSet: WorkingSet.from(ws),
-        rate: kernel.machine.opts.dmaRate ?? 1,
+        rate: kernel.machine.dmaRate,
       })
     }
     for (const m of vmm.memfds) kernel.session.add(m.token)

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { CpuStorePort, FrameAllocator, PAGE_SIZE, REG, SmmuDriver } from '@hitless/emulator'
 import { DMAR_GCMD_REG } from '@hitless/emulator/vtd/index'
 import { EmulatedBackend, type IommuDriver, Smmuv3IommuDriver, VtdIommuDriver } from '@hitless/iommufd'
-import { type EmulatedMachine, FIRMWARE_FRAMES } from './emulated-machine.js'
+import { FIRMWARE_FRAMES } from './emulated-machine.js'
+import type { KernelPlatform } from './kernel-platform.js'
 import { adoptSmmuDriver } from './smmu-driver-adopt.js'
 
 export interface BootOptions {
@@ -19,7 +20,9 @@ export interface BootOptions {
  * One kernel instance on an emulated machine: its frame allocator (built from the KHO map), its
  * CPU store port, the IOMMU driver and the iommufd context behind an EmulatedBackend. Everything
  * here is dropped at kexec; the next instance is built by `Kernel.boot` from the machine's memory,
- * its KHO map and the handover blob, nothing else.
+ * its KHO map and the handover blob, nothing else. The machine is a KernelPlatform: the whole
+ * emulated host on this thread (deterministic mode), or a kernel worker's view of shared memory
+ * and registers (concurrent mode, src/concurrent/).
  */
 export class Kernel {
   /** Set once RESTORE has rebuilt the IOMMU state (a resumed agent asks before redoing it). */
@@ -28,7 +31,7 @@ export class Kernel {
   readonly session = new Set<string>()
 
   private constructor(
-    readonly machine: EmulatedMachine,
+    readonly machine: KernelPlatform,
     readonly version: string,
     readonly bootId: string,
     readonly allocator: FrameAllocator,
@@ -37,21 +40,22 @@ export class Kernel {
     readonly backend: EmulatedBackend,
   ) {}
 
-  static boot(machine: EmulatedMachine, o: BootOptions): Kernel {
+  static boot(machine: KernelPlatform, o: BootOptions): Kernel {
     const allocator = new FrameAllocator(machine.memory, FIRMWARE_FRAMES)
     // KHO: the new kernel's memblock never hands out a preserved frame.
     for (let f = FIRMWARE_FRAMES; f < machine.khoMap.length; f++)
       if (machine.khoMap[f]) allocator.reserve(f * PAGE_SIZE)
-    const port = new CpuStorePort(machine.memory)
+    const port = new CpuStorePort(machine.memory, machine.atomicStores)
     const devices = machine.devices
     let driver: Smmuv3IommuDriver | VtdIommuDriver
-    if (machine.smmu) {
+    const mmio = machine.smmuMmio
+    if (mmio) {
       const low =
         o.iommu === 'adopt'
-          ? adoptSmmuDriver({ port, allocator, mmio: machine.smmu })
-          : SmmuDriver.probe({ port, allocator, mmio: machine.smmu, sidBits: 8 })
+          ? adoptSmmuDriver({ port, allocator, mmio })
+          : SmmuDriver.probe({ port, allocator, mmio, sidBits: 8 })
       driver = new Smmuv3IommuDriver({
-        smmu: machine.smmu,
+        ...(machine.smmu ? { smmu: machine.smmu } : {}),
         driver: low,
         port,
         allocator,
@@ -59,7 +63,8 @@ export class Kernel {
         hardware: machine.hardware,
       })
     } else {
-      const vtd = machine.vtd!
+      const vtd = machine.vtd
+      if (!vtd) throw new Error(`no IOMMU this kernel can drive on ${machine.hardware}`)
       const low = vtd.driver(port, allocator, machine.hardware === 'vtd-scalable')
       if (o.iommu === 'adopt') low.adopt()
       else {
@@ -72,15 +77,14 @@ export class Kernel {
     }
     const bootId = randomUUID()
     const backend = new EmulatedBackend(
-      machine.smmu ? 'emulated-smmuv3' : 'emulated-vtd',
+      mmio ? 'emulated-smmuv3' : 'emulated-vtd',
       { memory: machine.memory, allocator, port },
       driver,
       { kernelVersion: o.version, bootId },
     )
-    backend.addDmaEngine(machine.engine)
-    machine.scheduler.attach(port)
+    backend.addDmaEngine(machine.dmaCounters)
     const k = new Kernel(machine, o.version, bootId, allocator, port, driver, backend)
-    machine.kernel = k
+    machine.kernelBooted(k)
     return k
   }
 
@@ -91,7 +95,7 @@ export class Kernel {
    * physical address it names.
    */
   shutdownIommu(): void {
-    if (this.driver instanceof Smmuv3IommuDriver) this.machine.smmu!.write32(REG.CR0, 0)
+    if (this.driver instanceof Smmuv3IommuDriver) this.driver.smmuDriver.mmio.write32(REG.CR0, 0)
     else this.driver.vtdDriver.disableTranslation()
   }
 }

@@ -1,6 +1,5 @@
 import {
   decodeSnapshot,
-  encodeSnapshot,
   type FaultInjection,
   type Snapshot,
   type Strategy,
@@ -8,17 +7,24 @@ import {
   UPDATE_STEPS,
   type UpdateStep,
 } from '@hitless/protocol'
-import { injectIntoBlob, injectIntoState } from '../faults/fault-injection.js'
 import { EmulatedKexecExecutor, HANDOVER_NAME } from '../kexec/kexec-executor.js'
-import { planPreserve } from '../handover/handover-builder.js'
-import { decodeHandover, encodeHandover } from '../handover/handover-codec.js'
-import { handoverVersionFor, type JobContext } from '../handover/handover-format.js'
+import type { JobContext } from '../handover/handover-format.js'
 import type { EmulatedMachine } from '../machine/emulated-machine.js'
-import { GuestVmm } from '../machine/guest-vmm.js'
+import type { GuestVmm } from '../machine/guest-vmm.js'
 import { Kernel } from '../machine/kernel.js'
 import type { FreshSwitchFallback, RestoreReport } from '../strategies/restore-strategy.js'
 import { RESTORE_STRATEGIES } from '../strategies/strategies.js'
 import { DiskJournalStore, type JournalStore, type UpdateJournal, type UpdateOutcome } from './journal.js'
+import {
+  alterConfig,
+  finalHandover,
+  preflightChecks,
+  preserveFrames,
+  restoreFromHandover,
+  snapshotBytes,
+  snapshotDetail,
+  unpreserveAll,
+} from './kernel-steps.js'
 
 /** The agent died (an injected crash): nothing after this point of the step was journaled. */
 export class AgentCrash extends Error {
@@ -193,7 +199,7 @@ export class LiveUpdate {
   private rollBack(): void {
     const k = this.machine.kernel
     if (!k) return
-    for (const pa of k.allocator.preservedFrames()) k.allocator.unpreserve(pa)
+    unpreserveAll(k)
     this.setDisk('blob', undefined)
   }
 
@@ -202,13 +208,9 @@ export class LiveUpdate {
       case 'PREFLIGHT':
         return this.preflight()
       case 'SNAPSHOT_PRE': {
-        const s = await this.kernel.backend.snapshot({
-          phase: 'pre',
-          ...(this.o.host ? { host: this.o.host } : {}),
-        })
-        const bytes = encodeSnapshot(s)
+        const bytes = await snapshotBytes(this.kernel, 'pre', { host: this.o.host })
         this.setDisk('pre', bytes)
-        return { digest: snapshotDigest(bytes), bytes: bytes.length }
+        return snapshotDetail(bytes)
       }
       case 'PRESERVE':
         return this.preserve()
@@ -217,18 +219,10 @@ export class LiveUpdate {
       case 'RESTORE':
         return this.restore()
       case 'SNAPSHOT_POST': {
-        const s = await this.kernel.backend.snapshot({
-          phase: 'post',
-          ...(this.o.host ? { host: this.o.host } : {}),
-        })
-        const m = this.disk<{ blackoutMs: number; dmaDuringBlackout: number }>('blackout')
-        if (m) {
-          s.header.blackoutMs = m.blackoutMs
-          s.header.dma = { ...s.header.dma, duringBlackout: m.dmaDuringBlackout }
-        }
-        const bytes = encodeSnapshot(s)
+        const blackout = this.disk<{ blackoutMs: number; dmaDuringBlackout: number }>('blackout')
+        const bytes = await snapshotBytes(this.kernel, 'post', { host: this.o.host, blackout })
         this.setDisk('post', bytes)
-        return { digest: snapshotDigest(bytes), bytes: bytes.length }
+        return snapshotDetail(bytes)
       }
       case 'FINISH': {
         // LUO_SESSION_FINISH: the new kernel owns everything; the handover is released.
@@ -241,50 +235,22 @@ export class LiveUpdate {
   }
 
   private async preflight(): Promise<Record<string, unknown>> {
-    const k = this.kernel
-    const b = k.backend
-    await b.objects()
-    const baseline = await b.faultCounters()
-    if (!/^\d+\.\d+(\.\d+)?[-.\w]*$/.test(this.o.targetKernel))
-      throw new Error(`target kernel "${this.o.targetKernel}" is not a staged kernel version`)
-    if (this.o.targetKernel === k.version && !this.journal.preBootId)
-      throw new Error(`target kernel ${this.o.targetKernel} is already running`)
-    // A format no version of ours fits fails here, while the old state is still live.
-    const handoverVersion = handoverVersionFor(this.o.handoverFormat)
-    const strategy = RESTORE_STRATEGIES[this.o.strategy]
-    const plan = await planPreserve(k, this.host.vmm, {
-      strategy: this.o.strategy,
-      targetKernel: this.o.targetKernel,
-      preservesTables: strategy.preservesTables,
-      job: null,
+    return preflightChecks(this.kernel, this.host.vmm, {
+      ...this.plan,
+      resumedAfterKexec: this.journal.preBootId !== undefined,
     })
-    // Preserved-memory capacity: the new kernel must boot in what is left (KHO scratch), and the
-    // blob must fit a page-aligned KHO subtree we can spare.
-    const free = k.allocator.framesFree
-    const spare = Math.floor(this.machine.memory.frameCount / 16)
-    if (free < spare)
-      throw new Error(`only ${free} free frames; the new kernel needs ${spare} outside preserved memory`)
-    return {
-      baseline,
-      preserveFrames: plan.frames.length,
-      tableFrames: plan.tableFrames,
-      freeFrames: free,
-      target: this.o.targetKernel,
-      handoverVersion,
-    }
   }
 
   private async preserve(): Promise<Record<string, unknown>> {
-    const k = this.kernel
-    const strategy = RESTORE_STRATEGIES[this.o.strategy]
-    const plan = await planPreserve(k, this.host.vmm, {
+    return preserveFrames(this.kernel, this.host.vmm, this.plan)
+  }
+
+  private get plan() {
+    return {
       strategy: this.o.strategy,
       targetKernel: this.o.targetKernel,
-      preservesTables: strategy.preservesTables,
-      job: null,
-    })
-    for (const pa of plan.frames) k.allocator.preserve(pa)
-    return { frames: plan.frames.length, tableFrames: plan.tableFrames, hwpts: plan.state.hwpts.length }
+      ...(this.o.handoverFormat !== undefined ? { handoverFormat: this.o.handoverFormat } : {}),
+    }
   }
 
   private async kexec(): Promise<Record<string, unknown>> {
@@ -308,18 +274,12 @@ export class LiveUpdate {
       stoppedAt,
       accessesAtStop,
     }
-    const plan = await planPreserve(old, this.host.vmm, {
-      strategy: this.o.strategy,
-      targetKernel: this.o.targetKernel,
-      preservesTables: strategy.preservesTables,
+    const { blob, handoverVersion } = await finalHandover(
+      old,
+      this.host.vmm,
+      { ...this.plan, inject: this.inject },
       job,
-    })
-    const handoverVersion = handoverVersionFor(this.o.handoverFormat)
-    const blob = injectIntoBlob(
-      encodeHandover(injectIntoState(plan.state, this.inject), handoverVersion),
-      this.inject,
     )
-    if (!strategy.preservesTables) old.shutdownIommu()
     this.setDisk('t0', t0)
     // The emulated host behind the KexecExecutor interface (src/kexec/): stage, keep the blob, reboot.
     const executor = new EmulatedKexecExecutor(
@@ -348,18 +308,12 @@ export class LiveUpdate {
     const k = this.kernel
     const blob = this.machine.handover
     if (!blob) throw new Error('no handover blob: nothing to restore from')
-    const state = decodeHandover(blob)
-    this.host.vmm = GuestVmm.reopen(k, state.memfds, state.userspace)
-    const strategy = RESTORE_STRATEGIES[this.o.strategy]
-    const report = await strategy.restore({
-      machine: this.machine,
-      kernel: k,
-      state,
-      vmm: this.host.vmm,
+    const { state, vmm, report } = await restoreFromHandover(k, blob, {
+      strategy: this.o.strategy,
       inject: this.inject,
-      fallback: this.o.fallback ?? 'replay-verify',
+      ...(this.o.fallback ? { fallback: this.o.fallback } : {}),
     })
-    k.restored = true
+    this.host.vmm = vmm
     // Blackout ends: the new kernel's IOMMU state is restored.
     const t0 = this.disk<number>('t0')
     const blackoutMs =
@@ -406,21 +360,4 @@ export class LiveUpdate {
       ...(this.disk<RestoreReport>('restore') ? { restore: this.disk<RestoreReport>('restore') } : {}),
     }
   }
-}
-
-/**
- * alter-config: the new kernel rewrites the first device's live entry with another tag over the
- * same tables (a driver that re-derives ASIDs/DIDs instead of adopting them).
- */
-function alterConfig(k: Kernel): void {
-  const ctx = k.backend.context
-  const dev = ctx.boundDevices().find((d) => d.hwpt)
-  if (!dev) return
-  const d = k.driver
-  const old = dev.hwpt!.domain
-  const other =
-    'asids' in d
-      ? d.domainAdopt((old as unknown as { stage: 1 | 2 }).stage, old.tag + 100, old.root)
-      : d.domainAdopt(old.tag + 100, old.root)
-  d.attach(dev.dev, other, old)
 }

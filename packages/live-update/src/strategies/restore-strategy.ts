@@ -1,14 +1,14 @@
 import type { FaultInjection, Strategy } from '@hitless/protocol'
 import type { HandoverState } from '../handover/handover-format.js'
-import type { EmulatedMachine } from '../machine/emulated-machine.js'
 import type { GuestVmm } from '../machine/guest-vmm.js'
 import type { Kernel } from '../machine/kernel.js'
+import type { KernelPlatform } from '../machine/kernel-platform.js'
 
 /** What a strategy may do where the hitless-switch analysis says the hardware cannot switch. */
 export type FreshSwitchFallback = 'replay-verify' | 'refuse'
 
 export interface RestoreContext {
-  machine: EmulatedMachine
+  machine: KernelPlatform
   /** The new kernel. */
   kernel: Kernel
   /** The decoded, checked handover. */
