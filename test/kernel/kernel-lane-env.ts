@@ -22,3 +22,27 @@ export async function startGuest(name: string, runTimeoutMs = 300_000) {
     runTimeoutMs,
   })
 }
+
+/**
+ * Runs a kexec round trip; when it fails because the post-kexec kernel panicked at boot, restarts
+ * the guest and runs it once more, loudly. Linux 7.2 under TCG has been seen (rarely) to panic
+ * early in the post-kexec boot ("Fatal exception in interrupt", a NULL dereference before
+ * userspace): a kernel failure, not one of ours. A second panic, or any other failure, is thrown.
+ * Returns the number of retries (0 or 1) for the test's timings.
+ */
+export async function retryOncePastKernelPanic(
+  run: () => Promise<void>,
+  restart: () => Promise<void>,
+): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await run()
+      return attempt - 1
+    } catch (e) {
+      const msg = String((e as Error).message)
+      if (attempt >= 2 || !/Kernel panic/.test(msg)) throw e
+      console.log(`RETRY: the post-kexec kernel panicked during boot; rerunning once:\n${msg.slice(-600)}`)
+      await restart()
+    }
+  }
+}

@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { type HelperOk, big, num, parseRanges } from '../../packages/real-iommufd/src/helper-protocol.js'
 import { QemuGuest } from '../../packages/real-iommufd/src/qemu-guest.js'
+import { retryOncePastKernelPanic } from './kernel-lane-env.js'
 
 const dir = process.env.HITLESS_KERNEL_DIR
 const skip = !dir
@@ -237,33 +238,19 @@ describe('real kernel lane (QEMU, iommufd mock, LUO, kexec)', { skip }, () => {
     await guest.call('close', num(mfd, 'fd'))
   })
 
-  // Linux 7.2 under TCG has been seen (rarely) to panic early in the post-kexec boot ("Fatal
-  // exception in interrupt", a NULL dereference before userspace): a kernel failure, not ours.
-  // The round trip is then rerun once on a fresh QEMU run, loudly; a second panic or any other
-  // failure fails the test.
   test('live update: record an IOAS, carry it in LUO across a real kexec, replay and verify it', async () => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await kexecRoundTrip()
-        return
-      } catch (e) {
-        const msg = String((e as Error).message)
-        if (attempt >= 2 || !/Kernel panic/.test(msg)) throw e
-        console.log(
-          `RETRY: the post-kexec kernel panicked during boot; rerunning on a fresh QEMU run:\n${msg.slice(-600)}`,
-        )
-        timings.kexecPanicRetries = attempt
-        await guest.close()
-        const started = await QemuGuest.start({
-          kernel: join(dir!, 'bzImage'),
-          initramfs: join(dir!, 'initramfs.cpio.gz'),
-          workDir: join(dir!, 'qemu-retry'),
-          runTimeoutMs: 300_000,
-        })
-        guest = started.guest
-        firstBoot = await guest.call('ping')
-      }
-    }
+    const retries = await retryOncePastKernelPanic(kexecRoundTrip, async () => {
+      await guest.close()
+      const started = await QemuGuest.start({
+        kernel: join(dir!, 'bzImage'),
+        initramfs: join(dir!, 'initramfs.cpio.gz'),
+        workDir: join(dir!, 'qemu-retry'),
+        runTimeoutMs: 300_000,
+      })
+      guest = started.guest
+      firstBoot = await guest.call('ping')
+    })
+    if (retries) timings.kexecPanicRetries = retries
   })
 
   async function kexecRoundTrip(): Promise<void> {

@@ -25,7 +25,7 @@ import { num } from '../../packages/real-iommufd/src/helper-protocol.js'
 import type { QemuGuest } from '../../packages/real-iommufd/src/qemu-guest.js'
 import { RealIommufdBackend } from '../../packages/real-iommufd/src/real-iommufd-backend.js'
 import { verifySnapshots } from '../../packages/verify/src/verify-snapshots.js'
-import { kernelDir, skipReason, startGuest } from './kernel-lane-env.js'
+import { kernelDir, retryOncePastKernelPanic, skipReason, startGuest } from './kernel-lane-env.js'
 
 const PAGE = 0x1000
 const SESSION = 'hitless-real'
@@ -58,28 +58,14 @@ describe('live update on the real kernel: record, LUO, kexec, replay, verify, ve
       writeFileSync(join(kernelDir, 'live-update-timings.json'), JSON.stringify(timings, null, 2) + '\n')
   })
 
-  // Linux 7.2 under TCG has been seen (rarely) to panic early in the post-kexec boot ("Fatal
-  // exception in interrupt", a NULL dereference before userspace): a kernel failure, not one of
-  // the live update's. The whole QEMU run is then retried once, loudly; a second panic, or any
-  // other failure, fails the test.
   test('generation 1: an IOAS of memfd mappings, the pre snapshot, the record in LUO, kexec', async () => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await generationOne()
-        return
-      } catch (e) {
-        const msg = String((e as Error).message)
-        if (attempt >= 2 || !/Kernel panic/.test(msg)) throw e
-        console.log(
-          `RETRY: the post-kexec kernel panicked during boot; rerunning the QEMU run once:\n${msg.slice(-600)}`,
-        )
-        timings.kexecPanicRetries = attempt
-        await guest.close()
-        const started = await startGuest('live-update-retry')
-        guest = started.guest
-        release = (await guest.call('ping')).values.release
-      }
-    }
+    const retries = await retryOncePastKernelPanic(generationOne, async () => {
+      await guest.close()
+      const started = await startGuest('live-update-retry')
+      guest = started.guest
+      release = (await guest.call('ping')).values.release
+    })
+    if (retries) timings.kexecPanicRetries = retries
   })
 
   async function generationOne(): Promise<void> {

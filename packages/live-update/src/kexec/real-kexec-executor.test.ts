@@ -139,15 +139,9 @@ test('the new kernel finds preserved bytes by the same name; a missing session o
   const { ex, luo } = fakes()
   const blob = Uint8Array.from({ length: 100 }, (_, i) => (i * 7) & 0xff)
   await ex.preserve('hitless-handover', blob)
-  const got = await retrievePreserved(luo, 'hitless', 'hitless-handover')
-  assert.deepEqual(got.bytes, blob)
-  await assert.rejects(
-    retrievePreserved(luo, 'other', 'hitless-handover'),
-    refusedWith('luo-session', /ENOENT/),
-  )
-  await assert.rejects(
-    retrievePreserved(luo, 'hitless', 'guest-ram'),
-    refusedWith('luo-file', /no guest-ram/),
-  )
+  const got = await retrievePreserved(luo, 'hitless')
+  assert.deepEqual(await got.get('hitless-handover'), blob)
+  await assert.rejects(retrievePreserved(luo, 'other'), refusedWith('luo-session', /ENOENT/))
+  await assert.rejects(got.get('guest-ram'), refusedWith('luo-file', /no guest-ram/))
   assert.notEqual(luoToken('a'), luoToken('b'))
 })

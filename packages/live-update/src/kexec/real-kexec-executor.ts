@@ -174,24 +174,36 @@ export class RealKexecExecutor implements KexecExecutor {
   }
 }
 
+/** A LUO session the new kernel was handed: its files by the names they were preserved under. */
+export interface PreservedSession {
+  sessionFd: number
+  /** The bytes preserved under `name`, or a refusal naming it (`luo-file`). */
+  get(name: string): Promise<Uint8Array>
+  /** LUO_SESSION_FINISH: what was not retrieved returns to the kernel. */
+  finish(): Promise<void>
+}
+
 /**
- * The new kernel's side: the bytes an old agent preserved under `name` in `session`, or a refusal
- * that says which part is missing (no session: the old kernel's LUO did not hand it over).
+ * The new kernel's side: the session an old agent preserved, or a refusal that says it was not
+ * handed over (`luo-session`). A session is retrieved once per boot (the kernel answers a second
+ * RETRIEVE_SESSION of the same name with EINVAL), so keep the returned object.
  */
-export async function retrievePreserved(
-  luo: LuoPort,
-  session: string,
-  name: string,
-): Promise<{ bytes: Uint8Array; sessionFd: number }> {
+export async function retrievePreserved(luo: LuoPort, session: string): Promise<PreservedSession> {
   let sessionFd: number
   try {
     sessionFd = await luo.retrieveSession(session)
   } catch (e) {
     throw kexecRefused('luo-session', `LUO session ${session} was not handed over: ${(e as Error).message}`)
   }
-  try {
-    return { bytes: await luo.retrieve(sessionFd, luoToken(name)), sessionFd }
-  } catch (e) {
-    throw kexecRefused('luo-file', `LUO session ${session} has no ${name}: ${(e as Error).message}`)
+  return {
+    sessionFd,
+    async get(name) {
+      try {
+        return await luo.retrieve(sessionFd, luoToken(name))
+      } catch (e) {
+        throw kexecRefused('luo-file', `LUO session ${session} has no ${name}: ${(e as Error).message}`)
+      }
+    },
+    finish: () => luo.finish(sessionFd),
   }
 }
