@@ -6,19 +6,31 @@ import {
   type Strategy,
   type Verdict,
 } from '@hitless/protocol'
-import { verifySnapshots } from '@hitless/verify'
+import type { KernelThreadRecord } from './concurrent/concurrent-update.js'
+import { simulateConcurrent } from './concurrent/simulate-concurrent.js'
 import { EmulatedMachine } from './machine/emulated-machine.js'
 import { GuestVmm, memoryFor } from './machine/guest-vmm.js'
 import { Kernel } from './machine/kernel.js'
+import { simulateResult } from './simulate-result.js'
 import { AgentCrash, LiveUpdate, type LiveUpdateResult } from './state-machine/live-update.js'
 import type { FreshSwitchFallback, RestoreReport } from './strategies/restore-strategy.js'
 
 export const BASE_KERNEL = '6.19.0-hitless0'
 export const TARGET_KERNEL = '7.2.13-hitless1'
 
+/**
+ * `deterministic`: one thread; DMA runs at the kernel's store boundaries and during idle ticks,
+ * seeded (one seed, one run). `concurrent`: the kernel on a worker thread (a new worker after the
+ * kexec), the SMMU and DMA on another, in parallel for real (docs/live-update.md).
+ */
+export const SIMULATE_MODES = ['deterministic', 'concurrent'] as const
+export type SimulateMode = (typeof SIMULATE_MODES)[number]
+
 export interface SimulateOptions {
   hardware: Hardware
   strategy: Strategy
+  /** Default deterministic. Concurrent mode refuses what it does not support (HITLESS_E_UNPROCESSABLE). */
+  mode?: SimulateMode
   /** 4 KiB mappings in the guest IOAS. Default 1024. */
   mappings?: number
   /** Devices doing DMA. Default 2. */
@@ -37,6 +49,7 @@ export interface SimulateOptions {
 }
 
 export interface SimulateResult {
+  mode: SimulateMode
   hardware: Hardware
   strategy: Strategy
   seed: number
@@ -59,6 +72,8 @@ export interface SimulateResult {
   restore: RestoreReport | null
   verdict: Verdict
   reasons: string[]
+  /** Concurrent mode: each kernel thread (spawn, boot, exit, what its workerData held). */
+  kernels?: KernelThreadRecord[]
 }
 
 /**
@@ -67,6 +82,8 @@ export interface SimulateResult {
  * and judge the snapshots with the verifier's own comparison (@hitless/verify).
  */
 export async function simulateUpdate(o: SimulateOptions): Promise<SimulateResult> {
+  if ((o.mode ?? 'deterministic') === 'concurrent')
+    return simulateConcurrent(o, { base: BASE_KERNEL, target: TARGET_KERNEL })
   const mappings = o.mappings ?? 1024
   const devices = o.devices ?? 2
   const seed = o.seed ?? 1
@@ -114,49 +131,16 @@ export async function simulateUpdate(o: SimulateOptions): Promise<SimulateResult
     recorded: end.recorded - baseline.recorded,
     lost: end.lost - baseline.lost,
   }
-  let verdict: Verdict = 'unverified'
-  const reasons: string[] = []
-  if (result.outcome !== 'completed')
-    reasons.push(`update ${result.outcome}: ${result.reason ?? 'no reason'}`)
-  if (result.pre && result.post) {
-    const v = verifySnapshots(result.pre, result.post, {
-      targetKernel: TARGET_KERNEL,
-      blackoutSloMs: o.blackoutSloMs ?? 1000,
-    })
-    verdict = result.outcome === 'completed' ? v.verdict : v.verdict === 'hitless' ? 'unverified' : v.verdict
-    reasons.push(...v.reasons)
-  } else if (faults.groundTruth + faults.recorded + faults.lost > 0) {
-    verdict = 'faulted'
-    reasons.push(`fault.groundTruth: ${faults.groundTruth} DMA access(es) did not reach their page`)
-  } else reasons.push('unverified: no post-update snapshot (the update did not complete)')
-  const during = result.dmaDuringBlackout ?? null
-  if (verdict === 'hitless' && (during === null || during < dmaFloor)) {
-    verdict = 'unverified'
-    reasons.push(
-      `continuity: ${during ?? 0} DMA accesses during the blackout, below the floor of ${dmaFloor}`,
-    )
-  }
-  return {
-    hardware: o.hardware,
-    strategy: o.strategy,
+  return simulateResult(o, {
+    mode: 'deterministic',
+    targetKernel: TARGET_KERNEL,
     seed,
     mappings,
     devices,
     inject,
-    outcome: result.outcome,
-    ...(result.failedStep ? { failedStep: result.failedStep } : {}),
-    ...(result.reason ? { reason: result.reason } : {}),
-    crashes,
-    steps: result.steps,
-    blackoutMs: result.blackoutMs ?? null,
-    dmaDuringBlackout: during,
     dmaFloor,
+    result,
     faults,
-    preDigest: result.preDigest ?? null,
-    postDigest: result.postDigest ?? null,
-    handoverBytes: result.handoverBytes ?? null,
-    restore: result.restore ?? null,
-    verdict,
-    reasons,
-  }
+    crashes,
+  })
 }

@@ -1,0 +1,155 @@
+import {
+  ConcurrentDma,
+  type ConcurrentDmaResult,
+  PAGE_SIZE,
+  PhysicalMemory,
+  REG,
+  resetSmmuRegisters,
+  SMMU_CONCURRENT_TRANSLATOR,
+  type SmmuConcurrentOptions,
+  SmmuRegisters,
+  WorkingSet,
+} from '@hitless/emulator'
+import type { Hardware } from '@hitless/protocol'
+import { FIRMWARE_FRAMES } from '../machine/emulated-machine.js'
+import type { DmaDeviceSpec, DmaReading, KernelBootOptions, KernelWorkerData } from './kernel-syscalls.js'
+
+export interface ConcurrentMachineOptions {
+  hardware: Hardware
+  memoryBytes: number
+  /** PCI devices behind the SMMU. */
+  devices: number
+  /** Seed of the DMA worker's choices (the interleaving with the kernel is the OS's). */
+  seed: number
+  /** DMA accesses per device per loop turn. Default 1. */
+  dmaRate?: number
+}
+
+/**
+ * The emulated host of concurrent mode, as the agent's thread holds it: the hardware only.
+ * Physical memory and the SMMU's register file are SharedArrayBuffers; the SMMU model and the
+ * devices' DMA run on the DMA worker (emulator's ConcurrentDma) for the whole run, across every
+ * kexec. Kernels run on kernel workers started from `bootData` — this object never holds one.
+ * Like EmulatedMachine it keeps what crosses a kexec by design: the KHO map (the handover blob is
+ * the agent's to carry).
+ */
+export class ConcurrentMachine {
+  readonly memory: PhysicalMemory
+  readonly registers: SmmuRegisters
+  /** KHO's preserved-memory map the next kernel boots with. */
+  khoMap: Uint8Array
+
+  private constructor(
+    readonly o: ConcurrentMachineOptions,
+    memory: PhysicalMemory,
+    registers: SmmuRegisters,
+    readonly dma: ConcurrentDma,
+  ) {
+    this.memory = memory
+    this.registers = registers
+    this.khoMap = new Uint8Array(memory.frameCount)
+  }
+
+  /** Power on: memory, the SMMU's registers at their reset values, the DMA worker with the SMMU in it. */
+  static async start(o: ConcurrentMachineOptions): Promise<ConcurrentMachine> {
+    const memory = new PhysicalMemory(o.memoryBytes)
+    const registers = new SmmuRegisters()
+    const bbml = o.hardware === 'smmuv3-bbml2' ? 2 : 0
+    resetSmmuRegisters(registers, { bbml })
+    const translatorOptions: SmmuConcurrentOptions = { registers: registers.buffer, bbml }
+    const dma = await ConcurrentDma.start({
+      memory,
+      devices: [],
+      seed: o.seed,
+      translatorModule: SMMU_CONCURRENT_TRANSLATOR,
+      translatorOptions,
+    })
+    return new ConcurrentMachine(o, memory, registers, dma)
+  }
+
+  /** A kernel worker's whole start (see KernelWorkerData): nothing of any earlier kernel. */
+  bootData(
+    options: Omit<KernelBootOptions, 'hardware' | 'devices' | 'dmaRate'>,
+    handover: Uint8Array | null,
+  ): KernelWorkerData {
+    return {
+      memory: this.memory.buffer,
+      registers: this.registers.buffer,
+      khoMap: this.khoMap,
+      handover,
+      options: {
+        ...options,
+        hardware: this.o.hardware,
+        devices: this.o.devices,
+        dmaRate: this.o.dmaRate ?? 1,
+      },
+    }
+  }
+
+  /** The VMM's devices start DMA on the DMA worker. */
+  async startDma(devices: readonly DmaDeviceSpec[]): Promise<void> {
+    await this.dma.addDevices(
+      devices.map((d) => {
+        const workingSet = new WorkingSet(d.iova.length)
+        workingSet.iova.set(d.iova)
+        workingSet.pa.set(d.pa)
+        workingSet.perm.set(d.perm)
+        return { name: d.name, requesterId: d.requesterId, rate: d.rate, workingSet }
+      }),
+    )
+    this.dma.run(true)
+  }
+
+  get dmaAccesses(): number {
+    return this.dma.accesses
+  }
+
+  dmaReading(): DmaReading {
+    return { accesses: this.dma.accesses, groundTruth: this.dma.groundTruth }
+  }
+
+  /**
+   * Faults so far, from what outlives every kernel: the DMA engines' ground truth and the SMMU's
+   * own count of events recorded and lost (its registers).
+   */
+  faultCounters(): { groundTruth: number; recorded: number; lost: number } {
+    return {
+      groundTruth: this.dma.groundTruth,
+      recorded: this.registers.read32(REG.IMPDEF_EVENTS_RECORDED),
+      lost: this.registers.read32(REG.IMPDEF_EVENTS_LOST),
+    }
+  }
+
+  /**
+   * The kexec, once the old kernel's thread is gone: the KHO map from the frames it marked, and
+   * every other frame but firmware's poisoned (0xdeadbeef), while the DMA worker runs on. A new
+   * kernel that leaned on anything not preserved would find poison.
+   */
+  kexec(preservedFrames: Float64Array): void {
+    const kho = new Uint8Array(this.memory.frameCount)
+    for (const pa of preservedFrames) kho[pa / PAGE_SIZE] = 1
+    this.khoMap = kho
+    // Poisoned run by run rather than frame by frame: the same bytes, far fewer fill calls.
+    let f = FIRMWARE_FRAMES
+    while (f < kho.length) {
+      if (kho[f]) {
+        f++
+        continue
+      }
+      const start = f
+      while (f < kho.length && !kho[f]) f++
+      this.memory.poison(start * PAGE_SIZE, (f - start) * PAGE_SIZE)
+    }
+  }
+
+  /** LUO session finish: the new kernel owns everything; nothing is marked preserved any more. */
+  finishHandover(): void {
+    this.khoMap = new Uint8Array(this.memory.frameCount)
+  }
+
+  /** Stops DMA and the DMA worker; its per-device counters and first violations. */
+  async stop(): Promise<ConcurrentDmaResult> {
+    this.dma.run(false)
+    return this.dma.stop()
+  }
+}
