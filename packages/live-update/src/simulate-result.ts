@@ -1,6 +1,6 @@
 import type { FaultCounts, FaultInjection, Verdict } from '@hitless/protocol'
 import { verifySnapshots } from '@hitless/verify'
-import type { KernelThreadRecord } from './concurrent/concurrent-update.js'
+import type { BlackoutPhases, KernelThreadRecord } from './concurrent/concurrent-update.js'
 import type { SimulateMode, SimulateOptions, SimulateResult } from './simulate.js'
 import type { LiveUpdateResult } from './state-machine/live-update.js'
 
@@ -17,6 +17,7 @@ export interface SimulatedRun {
   faults: FaultCounts
   crashes: string[]
   kernels?: KernelThreadRecord[]
+  blackoutPhases?: BlackoutPhases
 }
 
 /**
@@ -72,5 +73,6 @@ export function simulateResult(o: SimulateOptions, run: SimulatedRun): SimulateR
     verdict,
     reasons,
     ...(run.kernels ? { kernels: run.kernels } : {}),
+    ...(run.blackoutPhases ? { blackoutPhases: run.blackoutPhases } : {}),
   }
 }

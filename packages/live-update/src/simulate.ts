@@ -6,7 +6,7 @@ import {
   type Strategy,
   type Verdict,
 } from '@hitless/protocol'
-import type { KernelThreadRecord } from './concurrent/concurrent-update.js'
+import type { BlackoutPhases, KernelThreadRecord } from './concurrent/concurrent-update.js'
 import { simulateConcurrent } from './concurrent/simulate-concurrent.js'
 import { EmulatedMachine } from './machine/emulated-machine.js'
 import { GuestVmm, memoryFor } from './machine/guest-vmm.js'
@@ -74,6 +74,8 @@ export interface SimulateResult {
   reasons: string[]
   /** Concurrent mode: each kernel thread (spawn, boot, exit, what its workerData held). */
   kernels?: KernelThreadRecord[]
+  /** Concurrent mode: where the blackout went. */
+  blackoutPhases?: BlackoutPhases
 }
 
 /**

@@ -11,7 +11,7 @@ import {
   WorkingSet,
 } from '@hitless/emulator'
 import type { Hardware } from '@hitless/protocol'
-import { FIRMWARE_FRAMES } from '../machine/emulated-machine.js'
+import { poisonUnpreserved } from '../machine/kexec-memory.js'
 import type { DmaDeviceSpec, DmaReading, KernelBootOptions, KernelWorkerData } from './kernel-syscalls.js'
 
 export interface ConcurrentMachineOptions {
@@ -129,17 +129,7 @@ export class ConcurrentMachine {
     const kho = new Uint8Array(this.memory.frameCount)
     for (const pa of preservedFrames) kho[pa / PAGE_SIZE] = 1
     this.khoMap = kho
-    // Poisoned run by run rather than frame by frame: the same bytes, far fewer fill calls.
-    let f = FIRMWARE_FRAMES
-    while (f < kho.length) {
-      if (kho[f]) {
-        f++
-        continue
-      }
-      const start = f
-      while (f < kho.length && !kho[f]) f++
-      this.memory.poison(start * PAGE_SIZE, (f - start) * PAGE_SIZE)
-    }
+    poisonUnpreserved(this.memory, kho)
   }
 
   /** LUO session finish: the new kernel owns everything; nothing is marked preserved any more. */

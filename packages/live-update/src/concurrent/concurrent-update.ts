@@ -45,9 +45,25 @@ export interface KernelThreadRecord {
   workerData: { keys: string[]; types: Record<string, string>; optionKeys: string[] }
 }
 
+/**
+ * Where the blackout went (ms, wall time on the agent's thread), in order: the old kernel's last
+ * act (blob, preserved frames), its thread's exit, the KHO map and poisoning, the slow-kexec
+ * delay (if injected), the new kernel thread's start up to its boot (thread, code, Kernel.boot),
+ * and the restore.
+ */
+export interface BlackoutPhases {
+  handoverMs: number
+  exitMs: number
+  poisonMs: number
+  delayMs: number
+  kernelStartMs: number
+  restoreMs: number
+}
+
 export interface ConcurrentUpdateResult extends LiveUpdateResult {
   /** Every kernel thread of the update, in boot order. */
   kernels: KernelThreadRecord[]
+  blackoutPhases?: BlackoutPhases
 }
 
 /** Steps after which a failure can no longer leave the old state live. */
@@ -76,6 +92,7 @@ export class ConcurrentLiveUpdate {
   private failedStep: UpdateStep | undefined
   private stop: { t0: number; accesses: number } | undefined
   private blackout: { blackoutMs: number; dmaDuringBlackout: number } | undefined
+  private phases: Partial<BlackoutPhases> = {}
   private pre: Uint8Array | undefined
   private post: Uint8Array | undefined
   private handoverBytes: number | undefined
@@ -224,16 +241,27 @@ export class ConcurrentLiveUpdate {
       inject: [...this.inject],
       job,
     })
+    const t1 = performance.now()
     this.handoverBytes = blob.length
     // Nothing of the old kernel survives but memory, the KHO map and the blob.
     const oldExit = await old.terminate()
+    const t2 = performance.now()
     this.machine.kexec(preservedFrames)
+    const t3 = performance.now()
     if (this.inject.has('slow-kexec')) await new Promise((r) => setTimeout(r, this.o.slowKexecMs ?? 1500))
+    const t4 = performance.now()
     const data = this.machine.bootData(
       { version: this.o.targetKernel, iommu: strategy.preservesTables ? 'adopt' : 'reset' },
       blob,
     )
     this.kernel = await this.boot(data)
+    this.phases = {
+      handoverMs: t1 - this.stop.t0,
+      exitMs: t2 - t1,
+      poisonMs: t3 - t2,
+      delayMs: t4 - t3,
+      kernelStartMs: performance.now() - t4,
+    }
     return {
       kernel: this.kernel.version,
       bootId: this.kernel.bootId,
@@ -246,6 +274,7 @@ export class ConcurrentLiveUpdate {
   }
 
   private async restore(): Promise<Record<string, unknown>> {
+    const t0 = performance.now()
     const r = await this.call({
       op: 'restore',
       strategy: this.o.strategy,
@@ -254,10 +283,12 @@ export class ConcurrentLiveUpdate {
     })
     // Blackout ends: the new kernel said its IOMMU state is restored.
     const stop = this.stop!
+    const end = performance.now()
     this.blackout = {
-      blackoutMs: performance.now() - stop.t0,
+      blackoutMs: end - stop.t0,
       dmaDuringBlackout: this.machine.dmaAccesses - stop.accesses,
     }
+    this.phases.restoreMs = end - t0
     this.report = r.report
     if (this.inject.has('alter-config')) await this.call({ op: 'alter-config' })
     return { ...r.report, ...this.blackout, job: r.job }
@@ -275,6 +306,7 @@ export class ConcurrentLiveUpdate {
       ...(this.handoverBytes !== undefined ? { handoverBytes: this.handoverBytes } : {}),
       ...(this.report ? { restore: this.report } : {}),
       kernels: this.kernels,
+      ...(this.phases.restoreMs !== undefined ? { blackoutPhases: this.phases as BlackoutPhases } : {}),
     }
   }
 }

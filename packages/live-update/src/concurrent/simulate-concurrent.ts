@@ -74,6 +74,7 @@ export async function simulateConcurrent(
       faults,
       crashes: [],
       kernels: result.kernels,
+      ...(result.blackoutPhases ? { blackoutPhases: result.blackoutPhases } : {}),
     })
   } finally {
     await update?.running.terminate()

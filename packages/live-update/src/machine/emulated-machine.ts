@@ -17,6 +17,7 @@ import { VTD_IOAPIC_RANGE } from '@hitless/iommufd/drivers/vtd-domain'
 import type { Hardware } from '@hitless/protocol'
 import type { Kernel } from './kernel.js'
 import type { KernelPlatform } from './kernel-platform.js'
+import { poisonUnpreserved } from './kexec-memory.js'
 
 export interface MachineOptions {
   hardware: Hardware
@@ -30,8 +31,7 @@ export interface MachineOptions {
   dmaRate?: number
 }
 
-/** The firmware's frames (and the kernel image): no allocator hands them out. */
-export const FIRMWARE_FRAMES = 16
+export { FIRMWARE_FRAMES } from './kexec-memory.js'
 
 /**
  * An emulated host: what lives for the whole run, across any number of kexecs — physical memory,
@@ -143,8 +143,7 @@ export class EmulatedMachine implements KernelPlatform {
     this.khoMap.fill(0)
     for (const pa of preservedFrames) this.khoMap[pa / PAGE_SIZE] = 1
     this.tick(bootTicks)
-    for (let f = FIRMWARE_FRAMES; f < this.khoMap.length; f++)
-      if (!this.khoMap[f]) this.memory.poison(f * PAGE_SIZE, PAGE_SIZE)
+    poisonUnpreserved(this.memory, this.khoMap)
     this.boots++
   }
 }

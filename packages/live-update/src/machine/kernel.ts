@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { CpuStorePort, FrameAllocator, PAGE_SIZE, REG, SmmuDriver } from '@hitless/emulator'
 import { DMAR_GCMD_REG } from '@hitless/emulator/vtd/index'
 import { EmulatedBackend, type IommuDriver, Smmuv3IommuDriver, VtdIommuDriver } from '@hitless/iommufd'
-import { FIRMWARE_FRAMES } from './emulated-machine.js'
+import { FIRMWARE_FRAMES } from './kexec-memory.js'
 import type { KernelPlatform } from './kernel-platform.js'
 import { adoptSmmuDriver } from './smmu-driver-adopt.js'
 
