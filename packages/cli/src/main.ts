@@ -29,6 +29,7 @@ commands:
   verdict UPDATE_ID                           reasons, DMA faults and the verifier's diff; exit 9 unless hitless
   analyze switch [--markdown]                 hitless page-table switch, per hardware (local, no controller)
   simulate update [--hardware H] [--strategy S] [--mappings N] [--devices N] [--inject KIND]... [--seed S]
+                  [--mode deterministic|concurrent] [--blackout-slo MS]
                                               one host's live update on the emulator (local; exit 9 unless hitless)
 
 global options:
@@ -87,6 +88,8 @@ async function main(argv: string[]): Promise<void> {
         devices: { type: 'string' },
         inject: { type: 'string', multiple: true },
         seed: { type: 'string' },
+        mode: { type: 'string' },
+        'blackout-slo': { type: 'string' },
       },
     })
   } catch (e) {

@@ -36,3 +36,35 @@ test('simulate update: an injected fault exits 9; a bad option exits 2', () => {
   assert.deepEqual(out.crashes, ['KEXEC'])
   assert.equal(run('--inject', 'nonsense').status, 2)
 })
+
+test('simulate update --mode concurrent: kernel threads and DMA worker, the same JSON fields plus mode', () => {
+  // A 10 s SLO: starting the new kernel thread on 2 shared cores can take most of a second.
+  const r = run(
+    '--mode',
+    'concurrent',
+    '--strategy',
+    'serialise',
+    '--mappings',
+    '256',
+    '--blackout-slo',
+    '10000',
+  )
+  assert.equal(r.status, 0, r.stderr || r.stdout)
+  const out = JSON.parse(r.stdout)
+  assert.equal(out.mode, 'concurrent')
+  assert.equal(out.verdict, 'hitless', out.reasons.join('\n'))
+  assert.deepEqual(out.faults, { groundTruth: 0, recorded: 0, lost: 0 })
+  assert.ok(out.blackoutMs > 0 && out.dmaDuringBlackout >= out.dmaFloor)
+  assert.ok(Array.isArray(out.reasons))
+  assert.equal(out.kernels.length, 2)
+})
+
+test('simulate update --mode concurrent refuses VT-d (exit 2, named), never runs deterministic instead', () => {
+  const vtd = run('--mode', 'concurrent', '--hardware', 'vtd-scalable')
+  assert.equal(vtd.status, 2)
+  assert.equal(vtd.stdout, '')
+  assert.match(
+    vtd.stderr,
+    /concurrent mode does not support --hardware vtd-scalable.*HITLESS_E_UNPROCESSABLE/,
+  )
+})

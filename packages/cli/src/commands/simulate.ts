@@ -1,4 +1,4 @@
-import { simulateUpdate } from '@hitless/live-update'
+import { SIMULATE_MODES, type SimulateMode, simulateUpdate } from '@hitless/live-update'
 import {
   EXIT_CODES,
   type FaultInjection,
@@ -38,19 +38,26 @@ export async function simulateCommand(c: CommandContext): Promise<void> {
   for (const f of inject) if (!isFaultInjection(f)) throw usage(`--inject ${f}: unknown fault injection`)
   const mappings = intOption(o.mappings, 'mappings', 1024)
   if (mappings < 1) throw usage('--mappings must be at least 1')
+  const mode = (o.mode ?? 'deterministic') as SimulateMode
+  if (!SIMULATE_MODES.includes(mode)) throw usage(`--mode must be one of ${SIMULATE_MODES.join(', ')}`)
+  const blackoutSloMs = intOption(o['blackout-slo'], 'blackout-slo', 1000)
+  // Concurrent mode refuses what it does not support (HITLESS_E_UNPROCESSABLE, exit 2); it never
+  // runs deterministic mode instead.
   const r = await simulateUpdate({
     hardware,
     strategy,
+    mode,
     mappings,
     devices: Math.max(1, intOption(o.devices, 'devices', 2)),
     seed: intOption(o.seed, 'seed', 1),
     inject: inject as FaultInjection[],
+    blackoutSloMs,
   })
   if (c.output === 'json') process.stdout.write(`${JSON.stringify(r, null, 2)}\n`)
   else {
     const ms = (n: number | null) => (n === null ? '-' : `${n.toFixed(1)} ms`)
     process.stdout.write(
-      `simulate update: ${r.hardware}, ${r.strategy}, ${r.mappings} mappings, ${r.devices} devices, seed ${r.seed}${r.inject.length ? `, inject ${r.inject.join(' ')}` : ''}\n\n`,
+      `simulate update (${r.mode}): ${r.hardware}, ${r.strategy}, ${r.mappings} mappings, ${r.devices} devices, seed ${r.seed}${r.inject.length ? `, inject ${r.inject.join(' ')}` : ''}\n\n`,
     )
     process.stdout.write(
       table(
@@ -60,7 +67,15 @@ export async function simulateCommand(c: CommandContext): Promise<void> {
     const lines = [
       ['outcome', `${r.outcome}${r.reason ? ` — ${r.reason}` : ''}`],
       ['agent crashes resumed', r.crashes.length ? r.crashes.join(', ') : 'none'],
-      ['blackout', ms(r.blackoutMs)],
+      ['blackout', `${ms(r.blackoutMs)} (SLO ${blackoutSloMs} ms)`],
+      ...(r.blackoutPhases
+        ? [
+            [
+              'blackout phases',
+              `handover ${ms(r.blackoutPhases.handoverMs)}, old kernel exit ${ms(r.blackoutPhases.exitMs)}, poison ${ms(r.blackoutPhases.poisonMs)}${r.blackoutPhases.delayMs >= 1 ? `, delay ${ms(r.blackoutPhases.delayMs)}` : ''}, new kernel thread ${ms(r.blackoutPhases.kernelStartMs)}, restore ${ms(r.blackoutPhases.restoreMs)}`,
+            ],
+          ]
+        : []),
       ['DMA during blackout', `${r.dmaDuringBlackout ?? '-'} (floor ${r.dmaFloor})`],
       ['faults', `groundTruth ${r.faults.groundTruth}, recorded ${r.faults.recorded}, lost ${r.faults.lost}`],
       ['handover', r.handoverBytes === null ? '-' : `${r.handoverBytes} bytes`],
@@ -74,7 +89,7 @@ export async function simulateCommand(c: CommandContext): Promise<void> {
     process.stdout.write(`\nreasons:\n${r.reasons.map((n) => `  - ${n}`).join('\n')}\n`)
     if (r.verdict !== 'hitless')
       process.stdout.write(
-        `\nreplay: npx hitless simulate update --hardware ${r.hardware} --strategy ${r.strategy} --mappings ${r.mappings} --devices ${r.devices} --seed ${r.seed}${r.inject.map((f) => ` --inject ${f}`).join('')}\n`,
+        `\nreplay: npx hitless simulate update --mode ${r.mode} --hardware ${r.hardware} --strategy ${r.strategy} --mappings ${r.mappings} --devices ${r.devices} --seed ${r.seed}${r.inject.map((f) => ` --inject ${f}`).join('')}${blackoutSloMs !== 1000 ? ` --blackout-slo ${blackoutSloMs}` : ''}\n`,
       )
   }
   if (r.verdict !== 'hitless') process.exitCode = EXIT_CODES.notHitless
