@@ -1,3 +1,4 @@
+export { VTD_CONCURRENT_TRANSLATOR } from './concurrent-translator.js'
 export * from './config.js'
 export * from './context-cache.js'
 export * from './context-entry.js'
