@@ -12,12 +12,7 @@ import type { LiveUpdateResult } from '../state-machine/live-update.js'
 import type { FreshSwitchFallback, RestoreReport } from '../strategies/restore-strategy.js'
 import { RESTORE_STRATEGIES } from '../strategies/strategies.js'
 import type { ConcurrentMachine } from './concurrent-machine.js'
-import {
-  KERNEL_WORKER_DATA_KEYS,
-  type KernelWorkerData,
-  type Syscall,
-  type SyscallResults,
-} from './kernel-syscalls.js'
+import type { KernelWorkerData, Syscall, SyscallResults } from './kernel-syscalls.js'
 import { KernelThread } from './kernel-thread.js'
 
 export interface ConcurrentUpdateOptions {
@@ -269,7 +264,7 @@ export class ConcurrentLiveUpdate {
       handoverVersion,
       oldKernelExitCode: oldExit,
       preservedFrames: preservedFrames.length,
-      workerData: KERNEL_WORKER_DATA_KEYS.filter((k) => k in data),
+      workerData: Object.keys(data),
     }
   }
 

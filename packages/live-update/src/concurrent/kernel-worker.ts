@@ -15,13 +15,14 @@ import {
   snapshotBytes,
   unpreserveAll,
 } from '../state-machine/kernel-steps.js'
-import type {
-  KernelMessage,
-  KernelWorkerData,
-  SerializedError,
-  Syscall,
-  SyscallRequest,
-  SyscallResults,
+import {
+  KERNEL_WORKER_DATA_KEYS,
+  type KernelMessage,
+  type KernelWorkerData,
+  type SerializedError,
+  type Syscall,
+  type SyscallRequest,
+  type SyscallResults,
 } from './kernel-syscalls.js'
 import { SharedMachine } from './shared-machine.js'
 
@@ -44,6 +45,10 @@ function serialize(e: unknown): SerializedError {
 let machine: SharedMachine
 let kernel: Kernel
 try {
+  // A kernel boots from these and nothing else; anything more in its start data is refused.
+  const extra = Object.keys(data).filter((k) => !(KERNEL_WORKER_DATA_KEYS as readonly string[]).includes(k))
+  if (extra.length)
+    throw new Error(`a kernel boots from ${KERNEL_WORKER_DATA_KEYS.join(', ')} only, not ${extra.join(', ')}`)
   machine = new SharedMachine(data)
   kernel = Kernel.boot(machine, { version: data.options.version, iommu: data.options.iommu })
 } catch (e) {

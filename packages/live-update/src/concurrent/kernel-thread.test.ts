@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { PAGE_SIZE, SmmuRegisters } from '@hitless/emulator'
+import { kernelImage } from './kernel-image.js'
+import type { KernelWorkerData } from './kernel-syscalls.js'
+import { KernelThread } from './kernel-thread.js'
+
+const data = (): KernelWorkerData => ({
+  memory: new SharedArrayBuffer(64 * PAGE_SIZE),
+  registers: new SmmuRegisters().buffer,
+  khoMap: new Uint8Array(64),
+  handover: null,
+  options: { version: '7.2.13-hitless1', iommu: 'adopt', hardware: 'smmuv3-bbml0', devices: 1, dmaRate: 1 },
+})
+
+test('a kernel thread refuses to boot from anything but memory, registers, KHO map, blob and options', async () => {
+  const image = await kernelImage()
+  const smuggled = { ...data(), oldKernel: { bootId: 'x' } } as KernelWorkerData
+  await assert.rejects(
+    KernelThread.boot(image, smuggled),
+    /boots from memory, registers, khoMap, handover, options only, not oldKernel/,
+  )
+})
+
+test('a kernel thread refuses hardware concurrent mode has no kernel for', async () => {
+  const image = await kernelImage()
+  const d = data()
+  d.options.hardware = 'vtd-scalable'
+  await assert.rejects(KernelThread.boot(image, d), /no kernel for vtd-scalable/)
+})
