@@ -6,6 +6,9 @@ import type { AgentConfig } from './config.js'
 import type { HostRuntime } from './runtime/host-runtime.js'
 import { type RunOutcome, runUpdateJob } from './update-runner.js'
 
+/** Hosts enrolled per call. */
+const ENROL_CHUNK = 100
+
 /**
  * One agent process: enrols its hosts, heartbeats for them, and consumes its own host-update
  * queue (one queue per agent process, whether it runs one host or an emulated fleet).
@@ -31,24 +34,28 @@ export class HostAgent {
   }
 
   async start(): Promise<void> {
-    const enrolled = await this.client.enrol(this.cfg.enrolToken, {
-      agentId: this.cfg.agentId,
-      hosts: this.hosts.map((h) => ({
-        name: h.name,
-        hardware: h.hardware,
-        kernel: h.kernel(),
-        bootId: h.bootId(),
-        labels: h.labels,
-      })),
-    })
-    for (const e of enrolled.hosts) {
-      const host = this.hosts.find((h) => h.name === e.name)!
-      this.byId.set(e.id, { host, token: e.token })
+    // In chunks: a large emulated fleet's enrolment is one call per chunk, each well inside the
+    // client's timeout even on a loaded machine (enrolling a host takes a few transactions).
+    const byName = new Map(this.hosts.map((h) => [h.name, h]))
+    let queue = ''
+    for (let i = 0; i < this.hosts.length; i += ENROL_CHUNK) {
+      const enrolled = await this.client.enrol(this.cfg.enrolToken, {
+        agentId: this.cfg.agentId,
+        hosts: this.hosts.slice(i, i + ENROL_CHUNK).map((h) => ({
+          name: h.name,
+          hardware: h.hardware,
+          kernel: h.kernel(),
+          bootId: h.bootId(),
+          labels: h.labels,
+        })),
+      })
+      queue = enrolled.queue
+      for (const e of enrolled.hosts) this.byId.set(e.id, { host: byName.get(e.name)!, token: e.token })
     }
     this.connection = new Redis(this.cfg.redisUrl, { maxRetriesPerRequest: null })
     this.connection.on('error', () => {})
     this.worker = new Worker(
-      enrolled.queue,
+      queue,
       async (job, lockToken) => {
         const data = parseWith(HostUpdateJobSchema, job.data, 'job')
         const entry = this.byId.get(data.hostId)
@@ -88,7 +95,7 @@ export class HostAgent {
       }
     }
     this.heartbeat = setInterval(() => void beat(), this.cfg.heartbeatMs)
-    this.log(`agent ${this.cfg.agentId}: ${this.hosts.length} host(s) enrolled, consuming ${enrolled.queue}`)
+    this.log(`agent ${this.cfg.agentId}: ${this.hosts.length} host(s) enrolled, consuming ${queue}`)
   }
 
   async stop(): Promise<void> {

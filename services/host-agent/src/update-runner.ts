@@ -1,5 +1,6 @@
 import {
   type FinishBody,
+  type FinishFields,
   type HostUpdateJob,
   type StepClaimResponse,
   isHitlessError,
@@ -25,7 +26,8 @@ const ABANDON: ReadonlySet<string> = new Set([
 /**
  * Runs one host-update job: for each step, claim it through the agent API (which checks host,
  * attempt and epoch, and says `skip` for a step the journal has as done), run it, journal it;
- * the journal of a step carries the claim of the next (`next`), so a step costs one call.
+ * the journal of a step carries the claim of the next (`next`), so a step costs one call, and
+ * the journal of the last step (or of a failed one) carries the end of the attempt (`finish`).
  * Delivery is at-least-once; this makes the effects exactly-once.
  */
 export async function runUpdateJob(
@@ -70,28 +72,24 @@ export async function runUpdateJob(
       }
     } catch (e) {
       const reason = `${step}: ${(e as Error).message}`
-      await client.report(token, job.updateId, {
+      const outcome: FinishBody['outcome'] = REVERSIBLE.has(step) ? 'failed' : 'failed-held'
+      // The failed step's journal and the end of the attempt, in one call.
+      await client.reportAndFinish(token, job.updateId, {
         ...ctx,
         step,
         status: 'failed',
         durationMs: performance.now() - t0,
         detail: { error: reason },
-      })
-      const outcome: FinishBody['outcome'] = REVERSIBLE.has(step) ? 'failed' : 'failed-held'
-      await client.finish(token, job.updateId, {
-        ...ctx,
-        outcome,
-        reason,
-        bootId: host.bootId(),
-        kernel: host.kernel(),
+        finish: { outcome, reason, bootId: host.bootId(), kernel: host.kernel() },
       })
       return { result: outcome, reason }
     }
     const done = { ...ctx, step, status: 'done' as const, durationMs: performance.now() - t0, detail }
     const next = UPDATE_STEPS[i + 1]
     if (next === undefined) {
-      await client.report(token, job.updateId, done)
-      continue
+      // The last step's journal carries the end of the attempt (one call).
+      await client.reportAndFinish(token, job.updateId, { ...done, finish: completed(host) })
+      return { result: 'completed' }
     }
     const r = await client.reportAndClaim(token, job.updateId, { ...done, next })
     if ('refused' in r) {
@@ -100,13 +98,12 @@ export async function runUpdateJob(
     }
     claimed = r.claim
   }
-  const report = host.lastUpdateReport()
-  await client.finish(token, job.updateId, {
-    ...ctx,
-    outcome: 'completed',
-    bootId: host.bootId(),
-    kernel: host.kernel(),
-    ...report,
-  })
+  // Every step was journaled done already (a redelivered job whose run ended before `finish`).
+  await client.finish(token, job.updateId, { ...ctx, ...completed(host) })
   return { result: 'completed' }
+}
+
+/** The end of a completed attempt, with what the host measured of it. */
+function completed(host: HostRuntime): FinishFields {
+  return { outcome: 'completed', bootId: host.bootId(), kernel: host.kernel(), ...host.lastUpdateReport() }
 }

@@ -55,6 +55,18 @@ export const StepClaimResponseSchema = Type.Object({
 })
 export type StepClaimResponse = Type.Static<typeof StepClaimResponseSchema>
 
+/** How an attempt ended, as the agent reports it (the finish call, or a last step report). */
+export const FinishFieldsSchema = Type.Object({
+  outcome: Type.Enum(['completed', 'failed', 'failed-held']),
+  reason: Type.Optional(Type.String({ maxLength: 2000 })),
+  blackoutMs: Type.Optional(Type.Number({ minimum: 0 })),
+  dmaDuringBlackout: Type.Optional(Type.Integer({ minimum: 0 })),
+  faults: Type.Optional(FaultCountsSchema),
+  bootId: Type.String({ minLength: 1, maxLength: 100 }),
+  kernel: Type.String({ minLength: 1, maxLength: 200 }),
+})
+export type FinishFields = Type.Static<typeof FinishFieldsSchema>
+
 export const StepReportBodySchema = Type.Intersect([
   ClaimContextSchema,
   Type.Object({
@@ -67,6 +79,12 @@ export const StepReportBodySchema = Type.Intersect([
      * step instead of two). The answer is then 200 with the claim's outcome.
      */
     next: Type.Optional(UpdateStepSchema),
+    /**
+     * Without `next` (the last step, or a failed one): also end the attempt, in the same
+     * transaction, as `POST .../finish` does (one round trip instead of two). The answer is then
+     * 200 with `verifying`.
+     */
+    finish: Type.Optional(FinishFieldsSchema),
   }),
 ])
 export type StepReportBody = Type.Static<typeof StepReportBodySchema>
@@ -75,9 +93,12 @@ export type StepReportBody = Type.Static<typeof StepReportBodySchema>
  * Answer to a step report carrying `next`: the report is journaled either way; `next` is the
  * claim of the next step (as `POST .../claim` answers it), or `refused` is the error that claim
  * would have answered (stale epoch or attempt, another worker, the update ended): the job stops.
+ * Answer to a report carrying `finish`: `verifying`.
  */
 export const StepReportResponseSchema = Type.Object({
   next: Type.Optional(StepClaimResponseSchema),
+  /** With `finish`: as `POST .../finish` answers (true: the update waits for its verdict). */
+  verifying: Type.Optional(Type.Boolean()),
   refused: Type.Optional(
     Type.Object({
       code: Type.String(),
@@ -88,18 +109,7 @@ export const StepReportResponseSchema = Type.Object({
 })
 export type StepReportResponse = Type.Static<typeof StepReportResponseSchema>
 
-export const FinishBodySchema = Type.Intersect([
-  ClaimContextSchema,
-  Type.Object({
-    outcome: Type.Enum(['completed', 'failed', 'failed-held']),
-    reason: Type.Optional(Type.String({ maxLength: 2000 })),
-    blackoutMs: Type.Optional(Type.Number({ minimum: 0 })),
-    dmaDuringBlackout: Type.Optional(Type.Integer({ minimum: 0 })),
-    faults: Type.Optional(FaultCountsSchema),
-    bootId: Type.String({ minLength: 1, maxLength: 100 }),
-    kernel: Type.String({ minLength: 1, maxLength: 200 }),
-  }),
-])
+export const FinishBodySchema = Type.Intersect([ClaimContextSchema, FinishFieldsSchema])
 export type FinishBody = Type.Static<typeof FinishBodySchema>
 
 export const SNAPSHOT_PHASES = ['pre', 'post'] as const

@@ -29,6 +29,14 @@ const Errors = {
 export const agentRoutes =
   (ctx: ControllerContext): FastifyPluginAsyncTypebox =>
   async (app) => {
+    /** After an attempt ended (finish, or a step report carrying it). */
+    const finished = async (updateId: string, attempt: number, verifying: boolean) => {
+      if (verifying) await ctx.queues.enqueueVerify({ updateId, attempt })
+      // A verifying host still holds its slot: the verdict's job completion wakes the loop then.
+      // An attempt that ended failed frees it (and counts against the budget): plan now.
+      else ctx.loop.kick()
+    }
+
     // Snapshots arrive as a raw stream and are compressed as they come, never buffered whole.
     app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload))
 
@@ -94,7 +102,7 @@ export const agentRoutes =
         schema: {
           tags: ['agent'],
           summary:
-            'Journal the end of a step; with `next`, also claim the next step in the same transaction (200 with the claim, or `refused`)',
+            'Journal the end of a step; with `next`, also claim the next step in the same transaction (200 with the claim, or `refused`); with `finish`, also end the attempt (200 with `verifying`)',
           params: IdParamsSchema,
           body: StepReportBodySchema,
           response: { 200: StepReportResponseSchema, 204: Type.Null(), ...Errors },
@@ -102,6 +110,7 @@ export const agentRoutes =
       },
       async (req, reply) => {
         const res = await ctx.agent.reportStep(req.principal!, req.params.id, req.body)
+        if (res?.verifying !== undefined) await finished(req.params.id, req.body.attempt, res.verifying)
         return res ? res : reply.status(204).send(null)
       },
     )
@@ -120,10 +129,7 @@ export const agentRoutes =
       },
       async (req) => {
         const verifying = await ctx.agent.finish(req.principal!, req.params.id, req.body)
-        if (verifying) await ctx.queues.enqueueVerify({ updateId: req.params.id, attempt: req.body.attempt })
-        // A verifying host still holds its slot: the verdict's job completion wakes the loop then.
-        // An attempt that ended failed frees it (and counts against the budget): plan now.
-        else ctx.loop.kick()
+        await finished(req.params.id, req.body.attempt, verifying)
         return { verifying }
       },
     )

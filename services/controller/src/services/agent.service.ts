@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { createGzip } from 'node:zlib'
-import type { Db } from '@hitless/db'
+import { type Db, type Sql, sqlTime, sqlTransaction } from '@hitless/db'
 import {
   type FinishBody,
+  type FinishFields,
   HitlessError,
   type SnapshotPhase,
   type StepClaimBody,
@@ -12,10 +13,6 @@ import {
   type StepReportResponse,
 } from '@hitless/protocol'
 import type { Principal } from './token.service.js'
-
-type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0]
-
-type StepRow = NonNullable<Awaited<ReturnType<Tx['updateStep']['findUnique']>>>
 
 /** The columns of a locked update the agent API's checks read. */
 interface LockedUpdate {
@@ -26,8 +23,45 @@ interface LockedUpdate {
   dispatchEpoch: number
   claimedBy: string | null
   claimedAt: Date | null
-  startedAt: Date | null
   hostState: string
+}
+
+/** A journal row of a step, as the checks read it. */
+interface StepRow {
+  step: string
+  status: string
+  detail: unknown
+}
+
+/**
+ * The writes of one agent call, made in one statement after the checks (a data-modifying CTE
+ * per row written: no two of them touch one row).
+ */
+class Writes {
+  private readonly parts: string[] = []
+  readonly values: unknown[] = []
+
+  /** `$n` for a value. */
+  v(x: unknown): string {
+    this.values.push(x)
+    return `$${this.values.length}`
+  }
+
+  add(sql: string): void {
+    this.parts.push(sql)
+  }
+
+  async run(tx: Sql): Promise<void> {
+    if (this.parts.length === 0) return
+    const ctes = this.parts.map((p, i) => `w${i} AS (${p})`).join(', ')
+    await tx.query(`WITH ${ctes} SELECT 1`, this.values)
+  }
+}
+
+/** What a claim writes: the step running, the update RUNNING and claimed, the host UPDATING. */
+interface ClaimWrite {
+  step: string
+  worker: string
 }
 
 /**
@@ -35,6 +69,10 @@ interface LockedUpdate {
  * in one transaction holding the update's row lock, against the caller's host, the update's
  * attempt and the epoch that dispatched it (a stale claim gets 409), and steps are journaled so
  * that a redelivered job skips what is done.
+ *
+ * Every step of every host is one of these calls, so they run on the pg pool directly
+ * (@hitless/db sql.ts), in as few statements as the checks allow: lock and read the update, read
+ * the journal rows concerned, write (one statement), commit.
  */
 export class AgentService {
   constructor(
@@ -48,17 +86,19 @@ export class AgentService {
    * token's host is the update's, the job's attempt and epoch are the update's.
    */
   private async lockUpdate(
-    tx: Tx,
+    tx: Sql,
     principal: Principal,
     updateId: string,
     ctx: { attempt: number; epoch: number },
   ): Promise<LockedUpdate> {
-    const rows = await tx.$queryRaw<LockedUpdate[]>`
-      SELECT u.id, u."hostId", u.state::text AS state, u.attempt, u."dispatchEpoch",
-             u."claimedBy", u."claimedAt", u."startedAt", h.state::text AS "hostState"
-      FROM "HostUpdate" u JOIN "Host" h ON h.id = u."hostId"
-      WHERE u.id = ${updateId}
-      FOR UPDATE OF u`
+    const rows = await tx.query<LockedUpdate>(
+      `SELECT u.id, u."hostId", u.state::text AS state, u.attempt, u."dispatchEpoch",
+              u."claimedBy", u."claimedAt" AT TIME ZONE 'UTC' AS "claimedAt", h.state::text AS "hostState"
+       FROM "HostUpdate" u JOIN "Host" h ON h.id = u."hostId"
+       WHERE u.id = $1
+       FOR UPDATE OF u`,
+      [updateId],
+    )
     const u = rows[0]
     if (!u) throw new HitlessError('HITLESS_E_NOT_FOUND', `no update ${updateId}`)
     if (principal.role !== 'agent' || principal.hostId !== u.hostId) {
@@ -77,28 +117,32 @@ export class AgentService {
     return u
   }
 
+  /** The journal rows of `steps` for the locked update's attempt (read after the lock). */
+  private async readSteps(tx: Sql, u: LockedUpdate, steps: string[]): Promise<StepRow[]> {
+    return tx.query<StepRow>(
+      `SELECT step, status, detail FROM "UpdateStep"
+       WHERE "updateId" = $1 AND attempt = $2 AND step = ANY($3::text[])`,
+      [u.id, u.attempt, steps],
+    )
+  }
+
   /**
-   * The claim of one step, inside the caller's transaction holding the update's lock (checked
-   * by `lockUpdate`). Every refusal is thrown before anything is written. Returns whether the
-   * update's claim (`claimedBy`, `claimedAt`) was written.
+   * The checks of the claim of one step on the locked update, given its journal row (null:
+   * none). Every refusal is thrown before anything is written. Returns the answer and, for
+   * `run`, what to write.
    */
-  private async claimIn(
-    tx: Tx,
+  private checkClaim(
     u: LockedUpdate,
     body: StepClaimBody,
+    step: StepRow | null,
     now: Date,
-    /** The step's journal row when the caller has read it already (null: none). */
-    known?: StepRow | null,
-  ): Promise<{ res: StepClaimResponse; wrote: boolean }> {
+  ): { res: StepClaimResponse; write?: ClaimWrite } {
     if (!['QUEUED', 'RUNNING'].includes(u.state)) {
       throw new HitlessError('HITLESS_E_CONFLICT', `update ${u.id} is ${u.state}: nothing to run`, {
         state: u.state,
       })
     }
-    const key = { updateId_attempt_step: { updateId: u.id, attempt: u.attempt, step: body.step } }
-    const step = known !== undefined ? known : await tx.updateStep.findUnique({ where: key })
-    if (step?.status === 'done')
-      return { res: { action: 'skip', detail: step.detail ?? undefined }, wrote: false }
+    if (step?.status === 'done') return { res: { action: 'skip', detail: step.detail ?? undefined } }
     if (step?.status === 'failed') {
       throw new HitlessError('HITLESS_E_CONFLICT', `step ${body.step} of update ${u.id} already failed`)
     }
@@ -112,81 +156,110 @@ export class AgentService {
         worker: u.claimedBy,
       })
     }
-    if (step) await tx.updateStep.update({ where: key, data: { status: 'running', startedAt: now } })
-    else
-      await tx.updateStep.create({
-        data: { updateId: u.id, attempt: u.attempt, step: body.step, status: 'running', startedAt: now },
-      })
-    await tx.hostUpdate.update({
-      where: { id: u.id },
-      data: { state: 'RUNNING', claimedBy: body.worker, claimedAt: now, startedAt: u.startedAt ?? now },
-    })
-    if (u.hostState !== 'UPDATING')
-      await tx.host.update({ where: { id: u.hostId }, data: { state: 'UPDATING' } })
-    return { res: { action: 'run' }, wrote: true }
+    return { res: { action: 'run' }, write: { step: body.step, worker: body.worker } }
+  }
+
+  /** The claim's writes: the step's journal row running (created or reset), the rest by the caller. */
+  private writeClaimStep(w: Writes, u: LockedUpdate, c: ClaimWrite, now: string): void {
+    w.add(
+      `INSERT INTO "UpdateStep" (id, "updateId", attempt, step, status, "startedAt")
+       VALUES (${w.v(randomUUID())}, ${w.v(u.id)}, ${w.v(u.attempt)}, ${w.v(c.step)}, 'running', ${now}::timestamp(3))
+       ON CONFLICT ("updateId", attempt, step) DO UPDATE SET status = 'running', "startedAt" = EXCLUDED."startedAt"`,
+    )
+  }
+
+  /** The host's row, when the update's writes change it. */
+  private writeHost(w: Writes, u: LockedUpdate, set: string, now: string): void {
+    w.add(`UPDATE "Host" SET ${set}, "updatedAt" = ${now}::timestamp(3) WHERE id = ${w.v(u.hostId)}`)
   }
 
   async claimStep(principal: Principal, updateId: string, body: StepClaimBody): Promise<StepClaimResponse> {
-    return this.db.$transaction(async (tx) => {
+    return sqlTransaction(this.db, async (tx) => {
       const u = await this.lockUpdate(tx, principal, updateId, body)
-      return (await this.claimIn(tx, u, body, new Date())).res
+      const [step] = await this.readSteps(tx, u, [body.step])
+      const now = new Date()
+      const c = this.checkClaim(u, body, step ?? null, now)
+      if (c.write) {
+        const w = new Writes()
+        const t = w.v(sqlTime(now))
+        this.writeClaimStep(w, u, c.write, t)
+        this.writeClaimedUpdate(w, u, c.write, t)
+        if (u.hostState !== 'UPDATING') this.writeHost(w, u, `state = 'UPDATING'`, t)
+        await w.run(tx)
+      }
+      return c.res
     })
+  }
+
+  /** The update's row after a claim: RUNNING, claimed by the worker now, started (once). */
+  private writeClaimedUpdate(w: Writes, u: LockedUpdate, c: ClaimWrite, now: string): void {
+    w.add(
+      `UPDATE "HostUpdate" SET state = 'RUNNING', "claimedBy" = ${w.v(c.worker)}, "claimedAt" = ${now}::timestamp(3),
+         "startedAt" = COALESCE("startedAt", ${now}::timestamp(3)), "updatedAt" = ${now}::timestamp(3)
+       WHERE id = ${w.v(u.id)}`,
+    )
   }
 
   /**
    * Journals the end of a step. With `next` (after a step done), also claims the next step in
    * the same transaction, under the same lock and checks as `claimStep`; a refused claim does
-   * not undo the report: it is answered as `refused`.
+   * not undo the report: it is answered as `refused`. With `finish`, also ends the attempt as
+   * `finish` does, in the same transaction.
    */
   async reportStep(
     principal: Principal,
     updateId: string,
     body: StepReportBody,
   ): Promise<StepReportResponse | undefined> {
-    const { next } = body
+    const { next, finish } = body
     if (next !== undefined && body.status !== 'done') {
       throw new HitlessError('HITLESS_E_VALIDATION', 'body/next is only allowed with status done', {
         field: 'next',
       })
     }
-    return this.db.$transaction(async (tx) => {
+    if (next === body.step) {
+      throw new HitlessError('HITLESS_E_VALIDATION', 'body/next must be another step than body/step', {
+        field: 'next',
+      })
+    }
+    if (next !== undefined && finish !== undefined) {
+      throw new HitlessError('HITLESS_E_VALIDATION', 'body/finish is not allowed with body/next', {
+        field: 'finish',
+      })
+    }
+    return sqlTransaction(this.db, async (tx) => {
       const u = await this.lockUpdate(tx, principal, updateId, body)
       if (u.claimedBy !== body.worker) {
         throw new HitlessError('HITLESS_E_CONFLICT', `update ${updateId} is claimed by another worker`)
       }
-      const key = { updateId_attempt_step: { updateId, attempt: u.attempt, step: body.step } }
       // The reported step's journal row and the next one's, in one query.
-      const rows = await tx.updateStep.findMany({
-        where: { updateId, attempt: u.attempt, step: { in: next ? [body.step, next] : [body.step] } },
-      })
+      const rows = await this.readSteps(tx, u, next ? [body.step, next] : [body.step])
       const step = rows.find((r) => r.step === body.step)
       if (!step) throw new HitlessError('HITLESS_E_CONFLICT', `step ${body.step} was never claimed`)
       const now = new Date()
+      const w = new Writes()
+      const t = w.v(sqlTime(now))
       const journal = step.status !== 'done'
       if (journal) {
-        await tx.updateStep.update({
-          where: key,
-          data: {
-            status: body.status,
-            finishedAt: now,
-            durationMs: body.durationMs,
-            detail: (body.detail ?? undefined) as object | undefined,
-          },
-        })
+        w.add(
+          `UPDATE "UpdateStep" SET status = ${w.v(body.status)}, "finishedAt" = ${t}::timestamp(3),
+             "durationMs" = ${w.v(body.durationMs)}
+             ${body.detail !== undefined ? `, detail = ${w.v(JSON.stringify(body.detail))}::jsonb` : ''}
+           WHERE "updateId" = ${w.v(u.id)} AND attempt = ${w.v(u.attempt)} AND step = ${w.v(body.step)}`,
+        )
       }
       let out: StepReportResponse | undefined
-      let wrote = false
+      let claimed: ClaimWrite | undefined
       if (next !== undefined) {
         try {
-          const c = await this.claimIn(
-            tx,
+          const c = this.checkClaim(
             u,
             { ...body, step: next },
-            now,
             rows.find((r) => r.step === next) ?? null,
+            now,
           )
           out = { next: c.res }
-          wrote = c.wrote
+          claimed = c.write
         } catch (e) {
           if (!(e instanceof HitlessError)) throw e
           out = {
@@ -194,52 +267,79 @@ export class AgentService {
           }
         }
       }
-      if (journal && !wrote) await tx.hostUpdate.update({ where: { id: updateId }, data: { claimedAt: now } })
+      if (claimed) {
+        this.writeClaimStep(w, u, claimed, t)
+        this.writeClaimedUpdate(w, u, claimed, t)
+        if (u.hostState !== 'UPDATING') this.writeHost(w, u, `state = 'UPDATING'`, t)
+        await w.run(tx)
+        return out
+      }
+      if (finish !== undefined) {
+        const f = this.writeFinish(w, u, finish, t, journal)
+        if (f.wrote || !journal) {
+          await w.run(tx)
+          return { verifying: f.verifying }
+        }
+        out = { verifying: f.verifying }
+      }
+      if (journal)
+        w.add(
+          `UPDATE "HostUpdate" SET "claimedAt" = ${t}::timestamp(3), "updatedAt" = ${t}::timestamp(3) WHERE id = ${w.v(u.id)}`,
+        )
+      await w.run(tx)
       return out
     })
   }
 
+  /**
+   * The end of an attempt on the locked update (nothing written when it already ended);
+   * `verifying` when the update now waits for the verifier. `claimed`: a step report in the
+   * same call also stamps the claim (`claimedAt`), as a report does.
+   */
+  private writeFinish(
+    w: Writes,
+    u: LockedUpdate,
+    body: FinishFields,
+    now: string,
+    claimed = false,
+  ): { verifying: boolean; wrote: boolean } {
+    if (u.state !== 'RUNNING' && u.state !== 'QUEUED')
+      return { verifying: u.state === 'VERIFYING', wrote: false }
+    const stamp = claimed ? `"claimedAt" = ${now}::timestamp(3), ` : ''
+    const host = (state: string) =>
+      this.writeHost(
+        w,
+        u,
+        `state = '${state}', kernel = ${w.v(body.kernel)}, "bootId" = ${w.v(body.bootId)}, "lastHeartbeat" = ${now}::timestamp(3)`,
+        now,
+      )
+    if (body.outcome === 'completed') {
+      w.add(
+        `UPDATE "HostUpdate" SET ${stamp}state = 'VERIFYING', "finishedAt" = ${now}::timestamp(3),
+           "blackoutMs" = ${w.v(body.blackoutMs ?? null)}::float8, "toBootId" = ${w.v(body.bootId)}, "updatedAt" = ${now}::timestamp(3)
+         WHERE id = ${w.v(u.id)}`,
+      )
+      host('READY')
+      return { verifying: true, wrote: true }
+    }
+    const held = body.outcome === 'failed-held'
+    w.add(
+      `UPDATE "HostUpdate" SET ${stamp}state = '${held ? 'FAILED_HELD' : 'FAILED'}', "finishedAt" = ${now}::timestamp(3),
+         "failureReason" = ${w.v(body.reason ?? body.outcome)}, "updatedAt" = ${now}::timestamp(3)
+       WHERE id = ${w.v(u.id)}`,
+    )
+    host(held ? 'FAILED_HELD' : 'READY')
+    return { verifying: false, wrote: true }
+  }
+
   /** Ends an attempt; returns true when the update now waits for the verifier. */
   async finish(principal: Principal, updateId: string, body: FinishBody): Promise<boolean> {
-    return this.db.$transaction(async (tx) => {
+    return sqlTransaction(this.db, async (tx) => {
       const u = await this.lockUpdate(tx, principal, updateId, body)
-      if (u.state !== 'RUNNING' && u.state !== 'QUEUED') return u.state === 'VERIFYING'
-      const now = new Date()
-      if (body.outcome === 'completed') {
-        await tx.hostUpdate.update({
-          where: { id: updateId },
-          data: {
-            state: 'VERIFYING',
-            finishedAt: now,
-            blackoutMs: body.blackoutMs ?? null,
-            toBootId: body.bootId,
-          },
-        })
-        await tx.host.update({
-          where: { id: u.hostId },
-          data: { state: 'READY', kernel: body.kernel, bootId: body.bootId, lastHeartbeat: now },
-        })
-        return true
-      }
-      const held = body.outcome === 'failed-held'
-      await tx.hostUpdate.update({
-        where: { id: updateId },
-        data: {
-          state: held ? 'FAILED_HELD' : 'FAILED',
-          finishedAt: now,
-          failureReason: body.reason ?? body.outcome,
-        },
-      })
-      await tx.host.update({
-        where: { id: u.hostId },
-        data: {
-          state: held ? 'FAILED_HELD' : 'READY',
-          kernel: body.kernel,
-          bootId: body.bootId,
-          lastHeartbeat: now,
-        },
-      })
-      return false
+      const w = new Writes()
+      const f = this.writeFinish(w, u, body, w.v(sqlTime(new Date())))
+      await w.run(tx)
+      return f.verifying
     })
   }
 

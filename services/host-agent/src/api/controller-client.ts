@@ -3,6 +3,7 @@ import {
   type EnrolResponse,
   type ErrorCode,
   type FinishBody,
+  type FinishFields,
   HitlessError,
   type StepClaimBody,
   type StepClaimResponse,
@@ -93,6 +94,16 @@ export class ControllerClient {
         r?.details,
       ),
     }
+  }
+
+  /** Journals a step and ends the attempt (`body.finish`) in one call. */
+  async reportAndFinish(
+    token: string,
+    updateId: string,
+    body: StepReportBody & { finish: FinishFields },
+  ): Promise<{ verifying: boolean }> {
+    const res = await this.call<StepReportResponse>('POST', `/agent/updates/${updateId}/steps`, token, body)
+    return { verifying: res?.verifying ?? false }
   }
 
   finish(token: string, updateId: string, body: FinishBody): Promise<{ verifying: boolean }> {
