@@ -6,7 +6,10 @@
 // - p99 of GET /api/v1/rollouts/:id under 200 concurrent connections against a fastify
 //   hello-world in the same process: target ≤ 3×.
 import { spawn } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import Fastify from 'fastify'
 import { resolvePolicy } from '../src/planner/policy.js'
 import { planWaves } from '../src/planner/wave-plan.js'
@@ -15,6 +18,7 @@ import { UPDATE_STEPS } from '@hitless/protocol'
 import { seededDurations } from '../../host-agent/src/fleet.js'
 import { api, KERNEL, startPlatform, waitFor } from '../../../test/support/platform.js'
 import { idealMakespanMs } from './ideal-schedule.js'
+import { type AgentTrace, breakdown, Recorder } from './makespan-breakdown.js'
 
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 1000)
 const SEED = 20261125
@@ -30,6 +34,38 @@ const POLICY: RolloutPolicy = {
 // Per-host update times: log-normal, median 1.5 s, σ 0.4, clamped to [0.5, 5] s, split over the
 // steps (services/host-agent/src/fleet.ts, seededDurations): the agent process draws the same.
 const { stepMs } = seededDurations(SEED, HOSTS)
+
+/** The machine's CPU time (all cores) as [busy, total] jiffies, for the load during the rollout. */
+function cpuTimes(): [number, number] {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+  const idle = f[3] + (f[4] ?? 0)
+  const total = f.reduce((a, b) => a + b, 0)
+  return [total - idle, total]
+}
+
+/** CPU jiffies used so far by PostgreSQL's and Redis's processes and by the given pids. */
+function cpuByGroup(pids: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = { postgres: 0, redis: 0 }
+  for (const k of Object.keys(pids)) out[k] = 0
+  const byPid = new Map(Object.entries(pids).map(([k, v]) => [v, k]))
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${d}/stat`, 'utf8')
+    } catch {
+      continue
+    }
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const t = Number(f[11]) + Number(f[12]) // utime + stime
+    const group =
+      byPid.get(Number(d)) ??
+      (comm === 'postgres' ? 'postgres' : comm.startsWith('redis') ? 'redis' : undefined)
+    if (group) out[group] += t
+  }
+  return out
+}
 
 const rows: { name: string; value: string; ratio: string; target: string; ok: boolean }[] = []
 
@@ -84,25 +120,49 @@ async function main(): Promise<void> {
     heartbeatTimeoutMs: 3600000,
     env: { HITLESS_RATE_LIMIT: '100000000', HITLESS_CLAIM_TAKEOVER_MS: '30000' },
   })
+  const rec = new Recorder(p.controller, p.verifier)
   // Light agent mode, in its own process as agents are: stub hosts (no IOMMU emulation) with
-  // the seeded durations, heartbeats every 10 minutes.
+  // the seeded durations, heartbeats every 10 minutes. agent-trace.ts records its calls.
   const t0 = Date.now()
+  const traceFile = join(tmpdir(), `hitless-bench-agent-${process.pid}.json`)
   const agent = spawn(
     process.execPath,
-    ['--import', 'tsx', 'services/host-agent/src/main.ts', '--hosts', String(HOSTS), '--agent-id', 'bench'],
+    [
+      '--import',
+      'tsx',
+      '--import',
+      './services/controller/bench/agent-trace.ts',
+      'services/host-agent/src/main.ts',
+      '--hosts',
+      String(HOSTS),
+      '--agent-id',
+      'bench',
+    ],
     {
       env: {
         ...process.env,
         ...p.agentEnv,
         HITLESS_HEARTBEAT_MS: '600000',
         HITLESS_EMU_DURATION_SEED: String(SEED),
+        BENCH_AGENT_TRACE: traceFile,
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     },
   )
+  const agentExit = new Promise<number | null>((r) => agent.on('exit', r))
+  let agentGone = false
+  void agentExit.then(() => {
+    agentGone = true
+  })
+  const agentAlive = () => {
+    if (agentGone) throw new Error('the agent process exited (see its error above)')
+  }
   await waitFor(
     'enrolment',
-    async () => (await p.db.host.count({ where: { agentId: 'bench' } })) === HOSTS,
+    async () => {
+      agentAlive()
+      return (await p.db.host.count({ where: { agentId: 'bench' } })) === HOSTS
+    },
     120000,
     200,
   )
@@ -120,15 +180,40 @@ async function main(): Promise<void> {
   const id = created.body.id
   const cpu0 = process.cpuUsage()
   const wall0 = Date.now()
+  const load0 = loadavg()[0]
+  const [busy0, total0] = cpuTimes()
+  const groups = { 'controller+verifier': process.pid, agent: agent.pid ?? -1 }
+  const byGroup0 = cpuByGroup(groups)
+  let waitErr: unknown
   await waitFor(
     'the 1,000-host rollout',
-    async () => (await p.db.rollout.findUniqueOrThrow({ where: { id } })).phase === 'COMPLETED',
+    async () => {
+      try {
+        agentAlive()
+      } catch (e) {
+        waitErr = e
+        return true
+      }
+      return (await p.db.rollout.findUniqueOrThrow({ where: { id } })).phase === 'COMPLETED'
+    },
     30 * 60 * 1000,
     200,
   )
+  if (waitErr) throw waitErr
   const cpu = process.cpuUsage(cpu0)
+  const [busy1, total1] = cpuTimes()
+  const machineBusy = (busy1 - busy0) / (total1 - total0)
+  // Who used the machine's CPU during the rollout, in cores (the rest is other work on the machine).
+  const byGroup1 = cpuByGroup(groups)
+  const cores = (j: number) => (j / (total1 - total0)) * cpus().length
+  const used = Object.keys(byGroup1).map((k) => [k, cores(byGroup1[k] - byGroup0[k])] as const)
+  const others = cores(busy1 - busy0) - used.reduce((a, [, c]) => a + c, 0)
   console.log(
-    `controller+verifier process CPU: ${(((cpu.user + cpu.system) / 1000 / (Date.now() - wall0)) * 100).toFixed(0)}% of one core`,
+    `CPU during the rollout, in cores of ${cpus().length}: ${used.map(([k, c]) => `${k} ${c.toFixed(2)}`).join(', ')}, everything else ${others.toFixed(2)}`,
+  )
+  const loadDesc = `load average ${load0.toFixed(1)} → ${loadavg()[0].toFixed(1)}, machine CPU ${(machineBusy * 100).toFixed(0)}% busy`
+  console.log(
+    `controller+verifier process CPU: ${(((cpu.user + cpu.system) / 1000 / (Date.now() - wall0)) * 100).toFixed(0)}% of one core; ${loadDesc}`,
   )
   const waves = await p.db.wave.findMany({ where: { rolloutId: id }, orderBy: { index: 'asc' } })
   const actual = waves[waves.length - 1].finishedAt!.getTime() - waves[0].startedAt!.getTime()
@@ -147,38 +232,40 @@ async function main(): Promise<void> {
     (hostId) => UPDATE_STEPS.reduce((a, s) => a + stepMs(idx(hostId), s), 0),
     (hostId) => (byId.get(hostId)!.labels as Record<string, string>).rack,
   )
-  // Where the time beyond the ideal goes, per host (means).
+  // Where the time beyond the ideal goes (makespan-breakdown.ts), printed once the agent's
+  // trace is written.
   const ups = await p.db.hostUpdate.findMany({
     where: { rolloutId: id },
     include: { steps: true, verdict: true },
   })
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
-  const agentOver = mean(
-    ups.map((u) => {
-      const start = Math.min(...u.steps.map((x) => x.startedAt.getTime()))
-      const end = Math.max(...u.steps.map((x) => x.finishedAt!.getTime()))
-      return end - start - UPDATE_STEPS.reduce((a, st) => a + stepMs(idx(u.hostId), st), 0)
-    }),
-  )
-  const verifyLag = mean(ups.map((u) => u.verdict!.createdAt.getTime() - u.finishedAt!.getTime()))
-  const busy = ups.reduce(
-    (a, u) => a + (u.verdict!.createdAt.getTime() - Math.min(...u.steps.map((x) => x.startedAt.getTime()))),
-    0,
-  )
-  console.log(
-    `per host: agent API overhead ${agentOver.toFixed(0)} ms, finish → verdict ${verifyLag.toFixed(0)} ms; ` +
-      `mean hosts in flight ${(busy / actual).toFixed(1)} of 50`,
-  )
   const summary = await api<Rollout>(p, p.adminToken, 'GET', `/api/v1/rollouts/${id}`)
   const mk = actual / ideal
   rows.push({
     name: `makespan, ${HOSTS} hosts, max 50, canary 10 + waves 10%/30%/rest, spread by rack`,
-    value: `${(actual / 1000).toFixed(1)} s vs ideal ${(ideal / 1000).toFixed(1)} s (${summary.body.summary.needsReview} hosts done)`,
+    value: `${(actual / 1000).toFixed(1)} s vs ideal ${(ideal / 1000).toFixed(1)} s (${summary.body.summary.needsReview} hosts done; ${loadDesc})`,
     ratio: `${mk.toFixed(3)}x`,
     target: '<= 1.15x',
     ok: mk <= 1.15 && summary.body.summary.needsReview === HOSTS,
   })
   agent.kill('SIGTERM')
+  await agentExit
+  let trace: AgentTrace | undefined
+  try {
+    trace = JSON.parse(readFileSync(traceFile, 'utf8')) as AgentTrace
+  } catch {
+    console.log('(no agent trace)')
+  }
+  const bd = breakdown({
+    rec,
+    agent: trace,
+    updates: ups,
+    durationMs: (hostId, s) => stepMs(idx(hostId), s),
+    concurrency: 50,
+    windowStart: waves[0].startedAt!.getTime(),
+    windowEnd: waves[waves.length - 1].finishedAt!.getTime(),
+    idealMs: ideal,
+  })
+  for (const l of bd.lines) console.log(l)
 
   // ---- API p99 against a hello world, same process, same load ----
   const small = await api<Rollout>(p, p.adminToken, 'POST', '/api/v1/rollouts', {

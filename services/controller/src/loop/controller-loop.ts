@@ -16,6 +16,23 @@ export interface LoopObserver {
   waveFinished?(rolloutId: string, wave: number, seconds: number): void
   /** The loop applied actions to a rollout (for logs). */
   applied?(rolloutId: string, actions: PlannerAction[]): void
+  /** A pass ended (for the benchmark's breakdown): when it started and its phases, in ms. */
+  passed?(p: PassTiming): void
+}
+
+export interface PassTiming {
+  /** Date.now() when the pass started. */
+  start: number
+  upkeep: boolean
+  /** Taking or renewing the lease (0 when a recent epoch was reused). */
+  leaseMs: number
+  /** Re-enqueues and silent-host expiry (upkeep). */
+  upkeepMs: number
+  /** Reading the rollouts the planner plans. */
+  loadMs: number
+  /** Planning and the fenced transactions (enqueues run behind the pass). */
+  applyMs: number
+  ms: number
 }
 
 /**
@@ -107,9 +124,11 @@ export class ControllerLoop {
    * expired): its writes are fenced by that epoch in their transaction all the same.
    */
   private async pass(now: Date, upkeep = true): Promise<void> {
+    const t0 = performance.now()
     const recent = upkeep ? undefined : this.lease.recentEpoch()
     const epoch =
       recent !== undefined && recent === this.lastEpoch ? recent : await this.lease.tryAcquire(now)
+    const t1 = performance.now()
     if (epoch === undefined) {
       this.lastEpoch = undefined
       return
@@ -122,16 +141,28 @@ export class ControllerLoop {
     // now and then, in case a leader died between its commit and its enqueue or Redis lost a job.
     if (takeover || this.reenqueueOwed || (upkeep && this.ticks % 30 === 0)) await this.reenqueueQueued()
     if (upkeep) await this.expireSilentHosts(epoch, now)
+    const t2 = performance.now()
     const rs = await loadPlannerRollouts(this.db)
+    const t3 = performance.now()
     for (const r of rs) {
       const actions = planNext(r, now)
       // The jobs are enqueued after the commit without holding up the next pass (a verdict
       // arriving meanwhile is planned at once); `stop` waits for them.
       if (actions.length) await this.apply(epoch, r, actions, now, true)
     }
+    const t4 = performance.now()
     // The agent API enqueues each verification when an update finishes; this catches the ones
     // lost to a crash between that commit and that enqueue.
     if (takeover || (upkeep && this.ticks % 10 === 0)) await this.enqueueOwedVerifications()
+    this.observer.passed?.({
+      start: Date.now() - (performance.now() - t0),
+      upkeep,
+      leaseMs: t1 - t0,
+      upkeepMs: t2 - t1,
+      loadMs: t3 - t2,
+      applyMs: t4 - t3,
+      ms: performance.now() - t0,
+    })
   }
 
   /** Runs `fn` in a transaction that first checks `epoch` still holds the lease. */
