@@ -59,12 +59,9 @@ test('simulate update --mode concurrent: kernel threads and DMA worker, the same
   assert.equal(out.kernels.length, 2)
 })
 
-test('simulate update --mode concurrent refuses VT-d (exit 2, named), never runs deterministic instead', () => {
-  const vtd = run('--mode', 'concurrent', '--hardware', 'vtd-scalable')
-  assert.equal(vtd.status, 2)
-  assert.equal(vtd.stdout, '')
-  assert.match(
-    vtd.stderr,
-    /concurrent mode does not support --hardware vtd-scalable.*HITLESS_E_UNPROCESSABLE/,
-  )
+test('simulate update --mode concurrent refuses an agent crash (exit 2, named), never runs deterministic instead', () => {
+  const r = run('--mode', 'concurrent', '--inject', 'crash:KEXEC')
+  assert.equal(r.status, 2)
+  assert.equal(r.stdout, '')
+  assert.match(r.stderr, /concurrent mode does not support --inject crash:KEXEC.*HITLESS_E_UNPROCESSABLE/)
 })

@@ -1,5 +1,5 @@
 import type { VtdRegisterFile } from './register-file.js'
-import { LATCH } from './register-file.js'
+import { FAULT_COUNTS, LATCH } from './register-file.js'
 import {
   DMA_FECTL,
   DMA_FRCD,
@@ -25,6 +25,26 @@ export interface FaultRecordingStats {
 }
 
 /**
+ * The counts of `FaultRecordingStats` as a view of the register file (FAULT_COUNTS): reading a
+ * field reads the register, `++` writes it. The hardware's recorder and a driver on another thread
+ * see the same numbers.
+ */
+export function faultRecordingStats(regs: VtdRegisterFile): FaultRecordingStats {
+  const counter = (offset: number): PropertyDescriptor => ({
+    enumerable: true,
+    get: () => regs.get32(offset),
+    set: (v: number) => regs.set32(offset, v),
+  })
+  return Object.defineProperties({} as FaultRecordingStats, {
+    recorded: counter(FAULT_COUNTS.RECORDED),
+    lostOverflow: counter(FAULT_COUNTS.LOST_OVERFLOW),
+    lostPfo: counter(FAULT_COUNTS.LOST_PFO),
+    collapsed: counter(FAULT_COUNTS.COLLAPSED),
+    suppressedFpd: counter(FAULT_COUNTS.SUPPRESSED_FPD),
+  })
+}
+
+/**
  * Primary fault logging (VT-d spec §7.2.1 "Primary Fault Logging", §11.4.9 FRCD_REG; QEMU
  * `vtd_report_frcd_fault`, `vtd_try_collapse_fault`), in the order QEMU applies the rules:
  * 1. FPD set in the entry that governs the request: not recorded (the request is still blocked).
@@ -37,13 +57,8 @@ export interface FaultRecordingStats {
  * ground truth.
  */
 export class FaultRecorder {
-  readonly stats: FaultRecordingStats = {
-    recorded: 0,
-    lostOverflow: 0,
-    lostPfo: 0,
-    collapsed: 0,
-    suppressedFpd: 0,
-  }
+  /** In the register file (FAULT_COUNTS): hardware state, kept across a kexec. */
+  readonly stats: FaultRecordingStats
 
   constructor(
     private readonly regs: VtdRegisterFile,
@@ -51,7 +66,9 @@ export class FaultRecorder {
     readonly nfr: number,
     /** Their offset (CAP.FRO * 16). */
     readonly fro: number,
-  ) {}
+  ) {
+    this.stats = faultRecordingStats(regs)
+  }
 
   record(
     sid: number,

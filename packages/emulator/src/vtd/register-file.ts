@@ -39,6 +39,21 @@ export const LATCH = {
   TTM: INTERNAL + 0xc,
   NEXT_FRCD: INTERNAL + 0x10,
 } as const
+
+/**
+ * What became of every fault the unit offered to its recorder (FaultRecordingStats), counted by
+ * the model next to its latches. No VT-d register counts faults — FSTS.PFO says only that one was
+ * lost — but a kernel must read the hardware's fault log by MMIO from any thread (concurrent mode:
+ * the unit runs on the DMA worker), and a kexec must not reset it: held here, both are true.
+ * Wrapping 32-bit counters, written by the hardware only.
+ */
+export const FAULT_COUNTS = {
+  RECORDED: INTERNAL + 0x14,
+  LOST_OVERFLOW: INTERNAL + 0x18,
+  LOST_PFO: INTERNAL + 0x1c,
+  COLLAPSED: INTERNAL + 0x20,
+  SUPPRESSED_FPD: INTERNAL + 0x24,
+} as const
 const TOTAL_BYTES = DMAR_REG_SIZE + 0x100
 
 export class VtdRegisterFile {

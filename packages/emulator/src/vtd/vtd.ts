@@ -64,3 +64,23 @@ export function attachVtdHardware(memory: PhysicalMemory, shared: VtdShared): Vt
     seqlock: new EntrySeqlock(shared.seqlock),
   })
 }
+
+/**
+ * Software's side of a concurrent-mode unit from its shared state alone — what a kernel booting
+ * on its own thread after a kexec has, while the hardware runs on the DMA worker: the register
+ * file, the entry seqlock and the driver factory over them. No hardware object, nothing created:
+ * the registers keep whatever the unit and the previous kernel left in them.
+ */
+export function attachVtdSoftware(shared: VtdShared): Vtd {
+  const registers = new VtdRegisterFile(shared.registers)
+  const seqlock = new EntrySeqlock(shared.seqlock)
+  const mmio = new VtdMmio(registers)
+  return {
+    mmio,
+    registers,
+    iommu: undefined,
+    seqlock,
+    shared,
+    driver: (port, frames, scalable) => new VtdDriver({ port, frames, mmio, seqlock, scalable }),
+  }
+}

@@ -4,6 +4,7 @@ import {
   decodePasidEntry,
   decodeScalableContextEntry,
   type EntryWriteMethod,
+  faultRecordingStats,
   PGTT,
   qwordsToWords,
   SL_PTE,
@@ -157,7 +158,11 @@ export class VtdIommuDriver implements IommuDriver {
   }
 
   get translator(): VtdIommu {
-    return this.vtd.iommu!
+    if (!this.vtd.iommu)
+      throw new Error(
+        'the VT-d unit runs on another thread (concurrent mode): DMA translates there, not here',
+      )
+    return this.vtd.iommu
   }
 
   domainAlloc(_flags: { nestParent?: boolean }): VtdDomain {
@@ -257,8 +262,12 @@ export class VtdIommuDriver implements IommuDriver {
     return out
   }
 
+  /**
+   * The unit's own count of what became of each fault, read from its register file
+   * (FAULT_COUNTS): the same on the unit's thread or any other, and kept across a kexec.
+   */
   faultLog(): HardwareFaultLog {
-    const s = this.translator.faults.stats
+    const s = faultRecordingStats(this.vtd.registers)
     return {
       source: 'vtd-frr',
       recorded: s.recorded,

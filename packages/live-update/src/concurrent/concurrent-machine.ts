@@ -10,9 +10,21 @@ import {
   SmmuRegisters,
   WorkingSet,
 } from '@hitless/emulator'
+import {
+  createVtd,
+  faultRecordingStats,
+  VTD_CONCURRENT_TRANSLATOR,
+  type Vtd,
+} from '@hitless/emulator/vtd/index'
 import type { Hardware } from '@hitless/protocol'
 import { poisonUnpreserved } from '../machine/kexec-memory.js'
-import type { DmaDeviceSpec, DmaReading, KernelBootOptions, KernelWorkerData } from './kernel-syscalls.js'
+import type {
+  DmaDeviceSpec,
+  DmaReading,
+  IommuRegisters,
+  KernelBootOptions,
+  KernelWorkerData,
+} from './kernel-syscalls.js'
 
 export interface ConcurrentMachineOptions {
   hardware: Hardware
@@ -27,44 +39,55 @@ export interface ConcurrentMachineOptions {
 
 /**
  * The emulated host of concurrent mode, as the agent's thread holds it: the hardware only.
- * Physical memory and the SMMU's register file are SharedArrayBuffers; the SMMU model and the
- * devices' DMA run on the DMA worker (emulator's ConcurrentDma) for the whole run, across every
- * kexec. Kernels run on kernel workers started from `bootData` — this object never holds one.
+ * Physical memory and the IOMMU's registers (SMMUv3 register file; VT-d register file and entry
+ * seqlock) are SharedArrayBuffers; the IOMMU model and the devices' DMA run on the DMA worker
+ * (emulator's ConcurrentDma) for the whole run, across every kexec. Kernels run on kernel workers started from `bootData` — this object never holds one.
  * Like EmulatedMachine it keeps what crosses a kexec by design: the KHO map (the handover blob is
  * the agent's to carry).
  */
 export class ConcurrentMachine {
   readonly memory: PhysicalMemory
-  readonly registers: SmmuRegisters
+  /** SMMUv3: the register file. */
+  readonly smmu: SmmuRegisters | undefined
+  /** VT-d: software's side of the unit (registers, seqlock); its hardware is on the DMA worker. */
+  readonly vtd: Vtd | undefined
   /** KHO's preserved-memory map the next kernel boots with. */
   khoMap: Uint8Array
 
   private constructor(
     readonly o: ConcurrentMachineOptions,
     memory: PhysicalMemory,
-    registers: SmmuRegisters,
+    iommu: { smmu: SmmuRegisters } | { vtd: Vtd },
     readonly dma: ConcurrentDma,
   ) {
     this.memory = memory
-    this.registers = registers
+    this.smmu = 'smmu' in iommu ? iommu.smmu : undefined
+    this.vtd = 'vtd' in iommu ? iommu.vtd : undefined
     this.khoMap = new Uint8Array(memory.frameCount)
   }
 
-  /** Power on: memory, the SMMU's registers at their reset values, the DMA worker with the SMMU in it. */
+  /** Power on: memory, the IOMMU's registers at their reset values, the DMA worker with the IOMMU in it. */
   static async start(o: ConcurrentMachineOptions): Promise<ConcurrentMachine> {
     const memory = new PhysicalMemory(o.memoryBytes)
-    const registers = new SmmuRegisters()
-    const bbml = o.hardware === 'smmuv3-bbml2' ? 2 : 0
-    resetSmmuRegisters(registers, { bbml })
-    const translatorOptions: SmmuConcurrentOptions = { registers: registers.buffer, bbml }
-    const dma = await ConcurrentDma.start({
-      memory,
-      devices: [],
-      seed: o.seed,
-      translatorModule: SMMU_CONCURRENT_TRANSLATOR,
-      translatorOptions,
-    })
-    return new ConcurrentMachine(o, memory, registers, dma)
+    const start = (translatorModule: string, translatorOptions: unknown) =>
+      ConcurrentDma.start({ memory, devices: [], seed: o.seed, translatorModule, translatorOptions })
+    if (o.hardware.startsWith('smmuv3')) {
+      const registers = new SmmuRegisters()
+      const bbml = o.hardware === 'smmuv3-bbml2' ? 2 : 0
+      resetSmmuRegisters(registers, { bbml })
+      const options: SmmuConcurrentOptions = { registers: registers.buffer, bbml }
+      const dma = await start(SMMU_CONCURRENT_TRANSLATOR, options)
+      return new ConcurrentMachine(o, memory, { smmu: registers }, dma)
+    }
+    // As EmulatedMachine: a unit capable of scalable mode; the kernel picks legacy or scalable.
+    const vtd = createVtd(memory, { scalableMode: true, concurrent: true })
+    const dma = await start(VTD_CONCURRENT_TRANSLATOR, vtd.shared)
+    return new ConcurrentMachine(o, memory, { vtd }, dma)
+  }
+
+  /** The IOMMU's registers as a kernel worker gets them. */
+  get registers(): IommuRegisters {
+    return this.smmu ? this.smmu.buffer : this.vtd!.shared
   }
 
   /** A kernel worker's whole start (see KernelWorkerData): nothing of any earlier kernel. */
@@ -74,7 +97,7 @@ export class ConcurrentMachine {
   ): KernelWorkerData {
     return {
       memory: this.memory.buffer,
-      registers: this.registers.buffer,
+      registers: this.registers,
       khoMap: this.khoMap,
       handover,
       options: {
@@ -113,10 +136,18 @@ export class ConcurrentMachine {
    * own count of events recorded and lost (its registers).
    */
   faultCounters(): { groundTruth: number; recorded: number; lost: number } {
+    const groundTruth = this.dma.groundTruth
+    if (this.smmu)
+      return {
+        groundTruth,
+        recorded: this.smmu.read32(REG.IMPDEF_EVENTS_RECORDED),
+        lost: this.smmu.read32(REG.IMPDEF_EVENTS_LOST),
+      }
+    const s = faultRecordingStats(this.vtd!.registers)
     return {
-      groundTruth: this.dma.groundTruth,
-      recorded: this.registers.read32(REG.IMPDEF_EVENTS_RECORDED),
-      lost: this.registers.read32(REG.IMPDEF_EVENTS_LOST),
+      groundTruth,
+      recorded: s.recorded,
+      lost: s.lostOverflow + s.lostPfo + s.collapsed + s.suppressedFpd,
     }
   }
 

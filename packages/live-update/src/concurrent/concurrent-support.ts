@@ -4,8 +4,6 @@ import type { SimulateOptions } from '../simulate.js'
 /**
  * What concurrent mode does not do, refused up front with HITLESS_E_UNPROCESSABLE naming it —
  * never run in deterministic mode instead:
- * - VT-d: there is no concurrent VT-d unit (no VT-d model on the DMA worker; its 128-bit entries
- *   would need the seqlock of emulator/vtd/seqlock.ts on every reader).
  * - crash:<STEP>: resuming after an agent crash needs the persisted journal, which only the
  *   deterministic state machine keeps.
  * - bootTicks: a deterministic-mode length (store boundaries of DMA during the boot); here the
@@ -19,12 +17,6 @@ export function refuseUnsupportedInConcurrentMode(o: SimulateOptions): void {
       value,
     })
   }
-  if (!o.hardware.startsWith('smmuv3'))
-    refuse(
-      `--hardware ${o.hardware}`,
-      o.hardware,
-      'only SMMUv3 (smmuv3-bbml0, smmuv3-bbml2) runs on the DMA worker; use --mode deterministic for VT-d',
-    )
   const crashes = (o.inject ?? []).filter((f) => crashStep(f) !== undefined)
   if (crashes.length)
     refuse(

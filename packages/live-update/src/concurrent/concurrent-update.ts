@@ -36,8 +36,16 @@ export interface KernelThreadRecord {
   bootedAt: number
   exitedAt?: number
   exitCode?: number
-  /** What its workerData held: the keys, each value's type, and the boot options' keys. */
-  workerData: { keys: string[]; types: Record<string, string>; optionKeys: string[] }
+  /**
+   * What its workerData held: the keys, each value's type, the boot options' keys, and the
+   * registers' parts (VT-d: the register file, the entry seqlock, the host address width).
+   */
+  workerData: {
+    keys: string[]
+    types: Record<string, string>
+    optionKeys: string[]
+    registerParts: Record<string, string>
+  }
 }
 
 /**
@@ -133,6 +141,10 @@ export class ConcurrentLiveUpdate {
         keys: Object.keys(data),
         types: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, typeOf(v)])),
         optionKeys: Object.keys(data.options),
+        registerParts:
+          data.registers instanceof SharedArrayBuffer
+            ? {}
+            : Object.fromEntries(Object.entries(data.registers).map(([k, v]) => [k, typeOf(v)])),
       },
     })
     void t.exited.then(() => {

@@ -1,3 +1,4 @@
+import type { VtdShared } from '@hitless/emulator/vtd/index'
 import type { FaultInjection, Hardware, Strategy } from '@hitless/protocol'
 import type { JobContext } from '../handover/handover-format.js'
 import type { UpdatePlan } from '../state-machine/kernel-steps.js'
@@ -24,14 +25,21 @@ export interface KernelBootOptions {
 }
 
 /**
+ * The IOMMU's registers as they are shared with the unit on the DMA worker: the SMMUv3 register
+ * file; or the VT-d register file with the entry seqlock (the model's stand-in for 128-bit
+ * single-copy atomicity of entry reads, emulator/vtd/seqlock.ts) and the host address width.
+ */
+export type IommuRegisters = SharedArrayBuffer | VtdShared
+
+/**
  * A kernel worker's whole start: the workerData of every kernel thread, old or new. The new
  * kernel after a kexec starts from these five and nothing else: emulated physical memory and the
- * SMMU's register file (both shared, the hardware), the KHO preserved-frame map, the handover blob
+ * IOMMU's registers (both shared, the hardware), the KHO preserved-frame map, the handover blob
  * (null on a cold boot) and its boot options.
  */
 export interface KernelWorkerData {
   memory: SharedArrayBuffer
-  registers: SharedArrayBuffer
+  registers: IommuRegisters
   khoMap: Uint8Array
   handover: Uint8Array | null
   options: KernelBootOptions

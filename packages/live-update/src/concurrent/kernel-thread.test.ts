@@ -22,9 +22,9 @@ test('a kernel thread refuses to boot from anything but memory, registers, KHO m
   )
 })
 
-test('a kernel thread refuses hardware concurrent mode has no kernel for', async () => {
+test('a kernel thread refuses registers that are not those of its hardware', async () => {
   const image = await kernelImage()
   const d = data()
-  d.options.hardware = 'vtd-scalable'
-  await assert.rejects(KernelThread.boot(image, d), /no kernel for vtd-scalable/)
+  d.options.hardware = 'vtd-scalable' // with an SMMUv3 register file
+  await assert.rejects(KernelThread.boot(image, d), /no kernel for vtd-scalable with these registers/)
 })

@@ -5,9 +5,11 @@ import {
   type SmmuMmio,
   SmmuRegisters,
 } from '@hitless/emulator'
+import { attachVtdSoftware, type Vtd } from '@hitless/emulator/vtd/index'
 import type { DmaCounterSource, IommuDevice } from '@hitless/iommufd'
 import { pciDevices } from '@hitless/iommufd/drivers/pci-devices'
 import { SMMU_SW_MSI } from '@hitless/iommufd/drivers/smmuv3-domain'
+import { VTD_IOAPIC_RANGE } from '@hitless/iommufd/drivers/vtd-domain'
 import type { Hardware } from '@hitless/protocol'
 import type { Kernel } from '../machine/kernel.js'
 import type { KernelPlatform } from '../machine/kernel-platform.js'
@@ -26,18 +28,20 @@ export class DmaReadings implements DmaCounterSource {
 
 /**
  * The host as a kernel worker sees it (concurrent mode), built from its workerData alone: shared
- * physical memory, the SMMU's shared register file (the SMMU itself runs on the DMA worker: the
- * driver rings its doorbell and waits for CMD_SYNC through the registers), the KHO map and the
- * PCI devices firmware lists. Stores are atomic: the SMMU walks the tables while the kernel writes.
+ * physical memory, the IOMMU's shared registers (the unit itself runs on the DMA worker: the
+ * driver rings its doorbells and waits for CMD_SYNC, GSTS or a wait descriptor through them), the
+ * KHO map and the PCI devices firmware lists. Stores are atomic: the IOMMU walks the tables while
+ * the kernel writes.
  */
 export class SharedMachine implements KernelPlatform {
   readonly hardware: Hardware
   readonly memory: PhysicalMemory
   readonly khoMap: Uint8Array
   readonly devices: IommuDevice[]
-  readonly smmuMmio: SmmuMmio
+  readonly smmuMmio: SmmuMmio | undefined
   readonly smmu = undefined
-  readonly vtd = undefined
+  /** VT-d: software's side only (registers, seqlock, driver factory). */
+  readonly vtd: Vtd | undefined
   readonly atomicStores = true
   readonly dmaRate: number
   readonly dmaCounters = new DmaReadings()
@@ -47,13 +51,17 @@ export class SharedMachine implements KernelPlatform {
 
   constructor(data: KernelWorkerData) {
     const o = data.options
-    if (!o.hardware.startsWith('smmuv3'))
-      throw new Error(`concurrent mode has no kernel for ${o.hardware}: only SMMUv3 runs on the DMA worker`)
+    const regs = data.registers
     this.hardware = o.hardware
     this.memory = new PhysicalMemory(data.memory)
     this.khoMap = data.khoMap
-    this.smmuMmio = new SharedRegisterMmio(new SmmuRegisters(data.registers))
-    this.devices = pciDevices(o.devices, [SMMU_SW_MSI])
+    if (o.hardware.startsWith('smmuv3') && regs instanceof SharedArrayBuffer) {
+      this.smmuMmio = new SharedRegisterMmio(new SmmuRegisters(regs))
+      this.devices = pciDevices(o.devices, [SMMU_SW_MSI])
+    } else if (o.hardware.startsWith('vtd') && !(regs instanceof SharedArrayBuffer)) {
+      this.vtd = attachVtdSoftware(regs)
+      this.devices = pciDevices(o.devices, [VTD_IOAPIC_RANGE])
+    } else throw new Error(`concurrent mode has no kernel for ${o.hardware} with these registers`)
     this.dmaRate = o.dmaRate
   }
 

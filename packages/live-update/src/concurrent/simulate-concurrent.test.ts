@@ -27,13 +27,19 @@ function assertKernelThreadsReplaced(r: SimulateResult): void {
   )
   // The new kernel started from memory, registers, KHO map, blob and options — nothing else.
   assert.deepEqual(next.workerData.keys, ['memory', 'registers', 'khoMap', 'handover', 'options'])
+  const smmu = r.hardware.startsWith('smmuv3')
   assert.deepEqual(next.workerData.types, {
     memory: 'SharedArrayBuffer',
-    registers: 'SharedArrayBuffer',
+    // SMMUv3: its register file; VT-d: register file, entry seqlock and host address width.
+    registers: smmu ? 'SharedArrayBuffer' : 'Object',
     khoMap: 'Uint8Array',
     handover: 'Uint8Array',
     options: 'Object',
   })
+  assert.deepEqual(
+    next.workerData.registerParts,
+    smmu ? {} : { registers: 'SharedArrayBuffer', seqlock: 'SharedArrayBuffer', haw: 'number' },
+  )
   assert.deepEqual(next.workerData.optionKeys, ['version', 'iommu', 'hardware', 'devices', 'dmaRate'])
   // The cold boot had no blob.
   assert.equal(old.workerData.types.handover, 'null')
@@ -44,6 +50,8 @@ for (const [hardware, strategy] of [
   ['smmuv3-bbml0', 'replay-verify'],
   ['smmuv3-bbml0', 'fresh-switch'],
   ['smmuv3-bbml2', 'fresh-switch'],
+  ['vtd-legacy', 'replay-verify'],
+  ['vtd-scalable', 'fresh-switch'],
 ] as const) {
   test(`concurrent ${strategy} on ${hardware}: no fault, same state, DMA through the blackout, a new kernel thread`, async () => {
     const r = await simulateUpdate({ hardware, strategy, mappings: 512, seed: 7, mode: 'concurrent', ...SLO })
@@ -62,19 +70,15 @@ for (const [hardware, strategy] of [
   })
 }
 
-test('concurrent naive faults on a real thread (the control experiment) and is never hitless', async () => {
-  const r = await simulateUpdate({
-    hardware: 'smmuv3-bbml0',
-    strategy: 'naive',
-    mappings: 512,
-    mode: 'concurrent',
-    ...SLO,
+for (const hardware of ['smmuv3-bbml0', 'vtd-scalable'] as const) {
+  test(`concurrent naive on ${hardware} faults on a real thread (the control experiment) and is never hitless`, async () => {
+    const r = await simulateUpdate({ hardware, strategy: 'naive', mappings: 512, mode: 'concurrent', ...SLO })
+    assert.ok(r.faults.groundTruth > 0, JSON.stringify(r.faults))
+    assert.notEqual(r.verdict, 'hitless')
+    assert.equal(r.verdict, 'faulted')
+    assertKernelThreadsReplaced(r)
   })
-  assert.ok(r.faults.groundTruth > 0, JSON.stringify(r.faults))
-  assert.notEqual(r.verdict, 'hitless')
-  assert.equal(r.verdict, 'faulted')
-  assertKernelThreadsReplaced(r)
-})
+}
 
 test('concurrent: a corrupt blob is refused by the new kernel; the preserved tables stay live, no fault', async () => {
   const r = await simulateUpdate({
@@ -92,7 +96,7 @@ test('concurrent: a corrupt blob is refused by the new kernel; the preserved tab
   assert.notEqual(r.verdict, 'hitless')
 })
 
-test('concurrent: a dropped mapping is refused by replay-verify and shows as a difference under serialise', async () => {
+test('concurrent: a dropped mapping is refused by replay-verify (SMMUv3) and shows as a difference under serialise (VT-d)', async () => {
   const refused = await simulateUpdate({
     hardware: 'smmuv3-bbml0',
     strategy: 'replay-verify',
@@ -105,7 +109,7 @@ test('concurrent: a dropped mapping is refused by replay-verify and shows as a d
   assert.match(refused.reason!, /restore refused \(tables\.missing-in-replay\)/)
   assert.equal(refused.faults.groundTruth, 0)
   const diverged = await simulateUpdate({
-    hardware: 'smmuv3-bbml2',
+    hardware: 'vtd-scalable',
     strategy: 'serialise',
     mappings: 256,
     mode: 'concurrent',
@@ -137,7 +141,6 @@ test('concurrent: a new kernel that rewrites a live entry (alter-config) is caug
 
 test('concurrent mode refuses what it does not support, naming it, and never runs deterministic instead', async () => {
   for (const [o, what] of [
-    [{ hardware: 'vtd-scalable' as const }, /--hardware vtd-scalable/],
     [{ hardware: 'smmuv3-bbml0' as const, inject: ['crash:KEXEC' as const] }, /--inject crash:KEXEC/],
     [{ hardware: 'smmuv3-bbml0' as const, bootTicks: 64 }, /bootTicks/],
   ] as const) {
