@@ -168,6 +168,20 @@ export class VtdDriver {
     this.statusPa = this.frames.alloc()
   }
 
+  /**
+   * What a booting intel-iommu does to a unit the previous kernel left enabled, before its own
+   * bring-up (iommu_disable_translation, dmar_disable_qi): GCMD = 0, then wait until GSTS shows
+   * TES and QIES clear. The wait matters when the unit runs on another thread (concurrent mode):
+   * it acts on the latest GCMD it sees, so a bring-up that sets QIE again before the unit saw the
+   * 0 leaves QIES set and the queue head where the old kernel left it (enabling QI is what resets
+   * IQH), and the new queue never has space.
+   */
+  disable(): void {
+    this.gcmd = 0
+    this.mmio.write32(DMAR_GCMD_REG, 0)
+    this.waitStatus(DMA_GSTS.TES | DMA_GSTS.QIES, false)
+  }
+
   enableQueuedInvalidation(): void {
     // __dmar_enable_qi: IQT = 0, IQA = queue | DW | QS, GCMD.QIE, wait QIES.
     this.descBytes = this.scalable ? 32 : 16

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import { CpuStorePort, FrameAllocator, PAGE_SIZE, REG, SmmuDriver } from '@hitless/emulator'
-import { DMAR_GCMD_REG } from '@hitless/emulator/vtd/index'
 import { EmulatedBackend, type IommuDriver, Smmuv3IommuDriver, VtdIommuDriver } from '@hitless/iommufd'
 import { FIRMWARE_FRAMES } from './kexec-memory.js'
 import type { KernelPlatform } from './kernel-platform.js'
@@ -69,8 +68,8 @@ export class Kernel {
       if (o.iommu === 'adopt') low.adopt()
       else {
         // A booting intel-iommu finding the unit enabled by the previous kernel turns it off
-        // (translation and queued invalidation, dmar_disable_qi) before init_dmars.
-        vtd.mmio.write32(DMAR_GCMD_REG, 0)
+        // (translation and queued invalidation) before init_dmars.
+        low.disable()
         low.enable()
       }
       driver = new VtdIommuDriver({ vtd, driver: low, port, frames: allocator, devices })
