@@ -10,10 +10,13 @@ function fakeLuo(o: { busy?: boolean } = {}) {
   const sessions = new Map<string, Map<number, Uint8Array>>()
   const byFd = new Map<number, Map<number, Uint8Array>>()
   let nextFd = 17
+  let opened = false
   const luo: LuoPort = {
     async open() {
       calls.push('open')
-      if (o.busy) throw Object.assign(new Error('open /dev/liveupdate failed with EBUSY'), { errno: 'EBUSY' })
+      if (o.busy || opened)
+        throw Object.assign(new Error('open /dev/liveupdate failed with EBUSY'), { errno: 'EBUSY' })
+      opened = true
       return nextFd++
     },
     async createSession(name) {
@@ -132,6 +135,20 @@ test('/dev/liveupdate is opened once by the LUO port; the session is created onc
     `preserve 18 ${luoToken('hitless-handover')} 32`,
     `preserve 18 ${luoToken('guest-ram')} 8`,
   ])
+  assert.deepEqual(ex.fds, { liveupdate: 17, session: 18 })
+})
+
+test('preserves made at once share the one open and the one session (a second open would be EBUSY)', async () => {
+  const { ex, luoCalls } = fakes()
+  await Promise.all([
+    ex.preserve('hitless-handover', new Uint8Array(32)),
+    ex.preserve('guest-ram', new Uint8Array(8)),
+  ])
+  assert.deepEqual(luoCalls.slice(0, 2), ['open', 'create hitless'])
+  assert.deepEqual(
+    luoCalls.slice(2).sort(),
+    [`preserve 18 ${luoToken('guest-ram')} 8`, `preserve 18 ${luoToken('hitless-handover')} 32`].sort(),
+  )
   assert.deepEqual(ex.fds, { liveupdate: 17, session: 18 })
 })
 

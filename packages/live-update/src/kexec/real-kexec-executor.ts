@@ -105,6 +105,7 @@ export class RealKexecExecutor implements KexecExecutor {
   private staged: KexecTarget | undefined
   private liveupdateFd: number | undefined
   private sessionFd: number | undefined
+  private sessionReady: Promise<number> | undefined
 
   constructor(private readonly o: RealKexecOptions) {}
 
@@ -123,9 +124,21 @@ export class RealKexecExecutor implements KexecExecutor {
     this.staged = target
   }
 
+  /**
+   * The session every preserve() goes into. One promise for all callers: two preserves in flight
+   * must not both open /dev/liveupdate, or the second open is our own first one's EBUSY, reported
+   * as another process holding the device. A failure is not kept: the next call tries again.
+   */
+  private session(): Promise<number> {
+    this.sessionReady ??= this.openSession().catch((e: unknown) => {
+      this.sessionReady = undefined
+      throw e
+    })
+    return this.sessionReady
+  }
+
   /** Opens /dev/liveupdate once (through the port) and creates the session; both are held until the reboot. */
-  private async session(): Promise<number> {
-    if (this.sessionFd !== undefined) return this.sessionFd
+  private async openSession(): Promise<number> {
     await this.requireRoot('a LUO session')
     if (!(await this.o.host.hasDevice(this.device)))
       throw kexecRefused(
