@@ -37,6 +37,7 @@ const kindOf = (url: string): string | undefined => {
 export class Recorder {
   readonly dispatched = new Map<string, number>()
   readonly enqueued = new Map<string, number>()
+  readonly verifyEnqueued = new Map<string, number>()
   readonly verifyStart = new Map<string, number>()
   readonly kicks: number[] = []
   readonly passes: PassTiming[] = []
@@ -58,6 +59,11 @@ export class Recorder {
     queues.enqueueHostUpdate = async (agentId, job) => {
       await enqueue(agentId, job)
       this.enqueued.set(job.updateId, Date.now())
+    }
+    const enqueueVerify = queues.enqueueVerify.bind(queues)
+    queues.enqueueVerify = async (job) => {
+      await enqueueVerify(job)
+      if (!this.verifyEnqueued.has(job.updateId)) this.verifyEnqueued.set(job.updateId, Date.now())
     }
     const verify = verifier.verify.bind(verifier)
     verifier.verify = (updateId) => {
@@ -112,7 +118,8 @@ export function breakdown(o: {
     'job enqueued → first step claimed': [] as number[],
     'steps beyond their durations (7 steps, 8 calls)': [] as number[],
     'last report → finish committed': [] as number[],
-    'finish → verify job picked': [] as number[],
+    'finish → verify job enqueued': [] as number[],
+    'verify job enqueued → picked': [] as number[],
     'verify picked → verdict': [] as number[],
   }
   let holdSum = 0
@@ -139,7 +146,9 @@ export function breakdown(o: {
       last.finishedAt.getTime() - first.startedAt.getTime() - dur,
     )
     per['last report → finish committed'].push(u.finishedAt.getTime() - last.finishedAt.getTime())
-    per['finish → verify job picked'].push(vs - u.finishedAt.getTime())
+    const ve = rec.verifyEnqueued.get(u.id) ?? vs
+    per['finish → verify job enqueued'].push(ve - u.finishedAt.getTime())
+    per['verify job enqueued → picked'].push(vs - ve)
     per['verify picked → verdict'].push(v - vs)
   }
   const n = verdicts.length

@@ -7,7 +7,7 @@ import type { QueueRepository } from '../queues/queue.repository.js'
 import type { KernelService } from '../services/kernel.service.js'
 import { LeaseService } from '../services/lease.service.js'
 import { lockRollout, type RolloutService } from '../services/rollout.service.js'
-import { loadPlannerRollouts } from './rollout-state.repository.js'
+import { PlannerRollouts } from './rollout-state.repository.js'
 
 type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0]
 
@@ -52,6 +52,8 @@ export class ControllerLoop {
   private lastEpoch: number | undefined
   private ticks = 0
   private reenqueueOwed = false
+  /** The rollouts as last read, patched each pass with what changed. */
+  private readonly state: PlannerRollouts
   observer: LoopObserver = {}
 
   constructor(
@@ -62,7 +64,9 @@ export class ControllerLoop {
     private readonly kernels: KernelService,
     private readonly opts: { intervalMs: number; heartbeatTimeoutMs: number },
     private readonly log: (msg: string) => void = () => {},
-  ) {}
+  ) {
+    this.state = new PlannerRollouts(db)
+  }
 
   start(): void {
     this.queues.onVerified(() => this.kick())
@@ -134,7 +138,10 @@ export class ControllerLoop {
       return
     }
     const takeover = epoch !== this.lastEpoch
-    if (takeover) this.log(`controller ${this.lease.holder} leads with epoch ${epoch}`)
+    if (takeover) {
+      this.log(`controller ${this.lease.holder} leads with epoch ${epoch}`)
+      this.state.reset()
+    }
     this.lastEpoch = epoch
     if (upkeep) this.ticks++
     // Re-enqueue what PostgreSQL says is queued: after a takeover, after a failed enqueue, and
@@ -142,7 +149,7 @@ export class ControllerLoop {
     if (takeover || this.reenqueueOwed || (upkeep && this.ticks % 30 === 0)) await this.reenqueueQueued()
     if (upkeep) await this.expireSilentHosts(epoch, now)
     const t2 = performance.now()
-    const rs = await loadPlannerRollouts(this.db)
+    const rs = await this.state.load()
     const t3 = performance.now()
     for (const r of rs) {
       const actions = planNext(r, now)
