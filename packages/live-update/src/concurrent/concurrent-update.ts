@@ -1,31 +1,27 @@
 import {
   decodeSnapshot,
   type FaultInjection,
-  type Strategy,
   snapshotDigest,
   UPDATE_STEPS,
   type UpdateStep,
 } from '@hitless/protocol'
 import type { JobContext } from '../handover/handover-format.js'
-import type { UpdatePlan } from '../state-machine/kernel-steps.js'
-import type { LiveUpdateResult } from '../state-machine/live-update.js'
-import type { FreshSwitchFallback, RestoreReport } from '../strategies/restore-strategy.js'
+import { snapshotDetail, type UpdatePlan, updatePlan } from '../state-machine/kernel-steps.js'
+import { IRREVERSIBLE, type LiveUpdateOptions, type LiveUpdateResult } from '../state-machine/live-update.js'
+import type { RestoreReport } from '../strategies/restore-strategy.js'
 import { RESTORE_STRATEGIES } from '../strategies/strategies.js'
 import type { ConcurrentMachine } from './concurrent-machine.js'
 import type { KernelWorkerData, Syscall, SyscallResults } from './kernel-syscalls.js'
 import { KernelThread } from './kernel-thread.js'
 
-export interface ConcurrentUpdateOptions {
-  updateId: string
-  strategy: Strategy
-  targetKernel: string
-  inject?: readonly FaultInjection[]
-  fallback?: FreshSwitchFallback
-  handoverFormat?: number
-  /** slow-kexec: extra wall-clock ms between the old kernel's exit and the new one's start. Default 1500. */
-  slowKexecMs?: number
-  host?: string
-}
+/**
+ * Deterministic mode's options less its journal, bootTicks and job; slow-kexec's delay falls
+ * between the old kernel thread's exit and the new one's start.
+ */
+export type ConcurrentUpdateOptions = Pick<
+  LiveUpdateOptions,
+  'updateId' | 'strategy' | 'targetKernel' | 'inject' | 'fallback' | 'handoverFormat' | 'slowKexecMs' | 'host'
+>
 
 /** One kernel thread in the run, as the agent saw it (performance.now() ms). */
 export interface KernelThreadRecord {
@@ -68,9 +64,6 @@ export interface ConcurrentUpdateResult extends LiveUpdateResult {
   kernels: KernelThreadRecord[]
   blackoutPhases?: BlackoutPhases
 }
-
-/** Steps after which a failure can no longer leave the old state live. */
-const IRREVERSIBLE: ReadonlySet<UpdateStep> = new Set(['KEXEC', 'RESTORE', 'SNAPSHOT_POST', 'FINISH'])
 
 const typeOf = (v: unknown) => (v === null ? 'null' : typeof v === 'object' ? v.constructor.name : typeof v)
 
@@ -161,11 +154,7 @@ export class ConcurrentLiveUpdate {
   }
 
   private get plan(): UpdatePlan {
-    return {
-      strategy: this.o.strategy,
-      targetKernel: this.o.targetKernel,
-      ...(this.o.handoverFormat !== undefined ? { handoverFormat: this.o.handoverFormat } : {}),
-    }
+    return updatePlan(this.o)
   }
 
   async run(): Promise<ConcurrentUpdateResult> {
@@ -195,7 +184,7 @@ export class ConcurrentLiveUpdate {
         return this.call({ op: 'preflight', plan: this.plan })
       case 'SNAPSHOT_PRE': {
         this.pre = (await this.call({ op: 'snapshot', phase: 'pre', ...this.hostOpt })).bytes
-        return { digest: snapshotDigest(this.pre), bytes: this.pre.length }
+        return snapshotDetail(this.pre)
       }
       case 'PRESERVE':
         return this.call({ op: 'preserve', plan: this.plan })
@@ -212,7 +201,7 @@ export class ConcurrentLiveUpdate {
             ...(this.blackout ? { blackout: this.blackout } : {}),
           })
         ).bytes
-        return { digest: snapshotDigest(this.post), bytes: this.post.length }
+        return snapshotDetail(this.post)
       }
       case 'FINISH': {
         const r = await this.call({ op: 'finish' })

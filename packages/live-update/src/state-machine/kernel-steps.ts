@@ -28,6 +28,25 @@ export interface UpdatePlan {
   handoverFormat?: number
 }
 
+/** The plan alone out of an update's options (in concurrent mode it crosses to the kernel thread). */
+export function updatePlan(o: UpdatePlan): UpdatePlan {
+  return {
+    strategy: o.strategy,
+    targetKernel: o.targetKernel,
+    ...(o.handoverFormat !== undefined ? { handoverFormat: o.handoverFormat } : {}),
+  }
+}
+
+/** What the strategy preserves and the blob would hold, as of now. */
+function planFor(k: Kernel, vmm: GuestVmm, o: UpdatePlan, job: JobContext | null) {
+  return planPreserve(k, vmm, {
+    strategy: o.strategy,
+    targetKernel: o.targetKernel,
+    preservesTables: RESTORE_STRATEGIES[o.strategy].preservesTables,
+    job,
+  })
+}
+
 /** PREFLIGHT: backend healthy, target staged and new, the handover fits, capacity for the new kernel. */
 export async function preflightChecks(
   k: Kernel,
@@ -43,13 +62,7 @@ export async function preflightChecks(
     throw new Error(`target kernel ${o.targetKernel} is already running`)
   // A format no version of ours fits fails here, while the old state is still live.
   const handoverVersion = handoverVersionFor(o.handoverFormat)
-  const strategy = RESTORE_STRATEGIES[o.strategy]
-  const plan = await planPreserve(k, vmm, {
-    strategy: o.strategy,
-    targetKernel: o.targetKernel,
-    preservesTables: strategy.preservesTables,
-    job: null,
-  })
+  const plan = await planFor(k, vmm, o, null)
   // Preserved-memory capacity: the new kernel must boot in what is left (KHO scratch), and the
   // blob must fit a page-aligned KHO subtree we can spare.
   const free = k.allocator.framesFree
@@ -88,13 +101,7 @@ export async function preserveFrames(
   vmm: GuestVmm,
   o: UpdatePlan,
 ): Promise<Record<string, unknown>> {
-  const strategy = RESTORE_STRATEGIES[o.strategy]
-  const plan = await planPreserve(k, vmm, {
-    strategy: o.strategy,
-    targetKernel: o.targetKernel,
-    preservesTables: strategy.preservesTables,
-    job: null,
-  })
+  const plan = await planFor(k, vmm, o, null)
   for (const pa of plan.frames) k.allocator.preserve(pa)
   return { frames: plan.frames.length, tableFrames: plan.tableFrames, hwpts: plan.state.hwpts.length }
 }
@@ -115,19 +122,13 @@ export async function finalHandover(
   o: UpdatePlan & { inject: ReadonlySet<FaultInjection> },
   job: JobContext,
 ): Promise<{ blob: Uint8Array; handoverVersion: number }> {
-  const strategy = RESTORE_STRATEGIES[o.strategy]
-  const plan = await planPreserve(old, vmm, {
-    strategy: o.strategy,
-    targetKernel: o.targetKernel,
-    preservesTables: strategy.preservesTables,
-    job,
-  })
+  const plan = await planFor(old, vmm, o, job)
   const handoverVersion = handoverVersionFor(o.handoverFormat)
   const blob = injectIntoBlob(
     encodeHandover(injectIntoState(plan.state, o.inject), handoverVersion),
     o.inject,
   )
-  if (!strategy.preservesTables) old.shutdownIommu()
+  if (!RESTORE_STRATEGIES[o.strategy].preservesTables) old.shutdownIommu()
   return { blob, handoverVersion }
 }
 

@@ -24,6 +24,7 @@ import {
   snapshotBytes,
   snapshotDetail,
   unpreserveAll,
+  updatePlan,
 } from './kernel-steps.js'
 
 /** The agent died (an injected crash): nothing after this point of the step was journaled. */
@@ -75,8 +76,8 @@ export interface LiveUpdateResult {
   restore?: RestoreReport
 }
 
-/** Steps after which a failure can no longer leave the old state live. */
-const IRREVERSIBLE: ReadonlySet<UpdateStep> = new Set(['KEXEC', 'RESTORE', 'SNAPSHOT_POST', 'FINISH'])
+/** Steps after which a failure can no longer leave the old state live (both modes). */
+export const IRREVERSIBLE: ReadonlySet<UpdateStep> = new Set(['KEXEC', 'RESTORE', 'SNAPSHOT_POST', 'FINISH'])
 
 /** Host-side state that outlives the agent process (not the kexec): the VMM, the kernel's pending blob. */
 export interface HostSession {
@@ -246,11 +247,7 @@ export class LiveUpdate {
   }
 
   private get plan() {
-    return {
-      strategy: this.o.strategy,
-      targetKernel: this.o.targetKernel,
-      ...(this.o.handoverFormat !== undefined ? { handoverFormat: this.o.handoverFormat } : {}),
-    }
+    return updatePlan(this.o)
   }
 
   private async kexec(): Promise<Record<string, unknown>> {
