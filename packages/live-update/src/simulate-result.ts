@@ -20,6 +20,15 @@ export interface SimulatedRun {
   blackoutPhases?: BlackoutPhases
 }
 
+/** Faults between two readings of the machine's counters (its ground truth, the IOMMU's log). */
+export function faultsBetween(baseline: FaultCounts, end: FaultCounts): FaultCounts {
+  return {
+    groundTruth: end.groundTruth - baseline.groundTruth,
+    recorded: end.recorded - baseline.recorded,
+    lost: end.lost - baseline.lost,
+  }
+}
+
 /**
  * One simulated update judged, in either mode alike: the verifier's own comparison of the two
  * snapshots (@hitless/verify); without them, faults or `unverified`; and `hitless` only with at

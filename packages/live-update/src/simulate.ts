@@ -11,7 +11,7 @@ import { simulateConcurrent } from './concurrent/simulate-concurrent.js'
 import { EmulatedMachine } from './machine/emulated-machine.js'
 import { GuestVmm, memoryFor } from './machine/guest-vmm.js'
 import { Kernel } from './machine/kernel.js'
-import { simulateResult } from './simulate-result.js'
+import { faultsBetween, simulateResult } from './simulate-result.js'
 import { AgentCrash, LiveUpdate, type LiveUpdateResult } from './state-machine/live-update.js'
 import type { FreshSwitchFallback, RestoreReport } from './strategies/restore-strategy.js'
 
@@ -127,12 +127,7 @@ export async function simulateUpdate(o: SimulateOptions): Promise<SimulateResult
     }
   }
   machine.tick(64)
-  const end = machine.faultCounters()
-  const faults: FaultCounts = {
-    groundTruth: end.groundTruth - baseline.groundTruth,
-    recorded: end.recorded - baseline.recorded,
-    lost: end.lost - baseline.lost,
-  }
+  const faults = faultsBetween(baseline, machine.faultCounters())
   return simulateResult(o, {
     mode: 'deterministic',
     targetKernel: TARGET_KERNEL,

@@ -1,7 +1,6 @@
-import type { FaultCounts } from '@hitless/protocol'
 import { memoryFor } from '../machine/guest-vmm.js'
 import type { SimulateOptions, SimulateResult } from '../simulate.js'
-import { simulateResult } from '../simulate-result.js'
+import { faultsBetween, simulateResult } from '../simulate-result.js'
 import { refuseUnsupportedInConcurrentMode } from './concurrent-support.js'
 import { ConcurrentMachine } from './concurrent-machine.js'
 import { ConcurrentLiveUpdate } from './concurrent-update.js'
@@ -54,12 +53,7 @@ export async function simulateConcurrent(
     const baseline = machine.faultCounters()
     const result = await update.run()
     await machine.dma.waitForAccesses(machine.dmaAccesses + SETTLE_ACCESSES)
-    const end = machine.faultCounters()
-    const faults: FaultCounts = {
-      groundTruth: end.groundTruth - baseline.groundTruth,
-      recorded: end.recorded - baseline.recorded,
-      lost: end.lost - baseline.lost,
-    }
+    const faults = faultsBetween(baseline, machine.faultCounters())
     // The last kernel thread goes before the result is read: its exit is on record too.
     await update.running.terminate()
     return simulateResult(o, {
