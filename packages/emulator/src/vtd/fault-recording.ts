@@ -45,6 +45,16 @@ export function faultRecordingStats(regs: VtdRegisterFile): FaultRecordingStats 
 }
 
 /**
+ * The unit's fault log as two numbers, from the register file: faults recorded, and faults that
+ * left no record of their own (lost to overflow or PFO, collapsed into an earlier record,
+ * suppressed by FPD).
+ */
+export function faultLogTotals(regs: VtdRegisterFile): { recorded: number; lost: number } {
+  const s = faultRecordingStats(regs)
+  return { recorded: s.recorded, lost: s.lostOverflow + s.lostPfo + s.collapsed + s.suppressedFpd }
+}
+
+/**
  * Primary fault logging (VT-d spec §7.2.1 "Primary Fault Logging", §11.4.9 FRCD_REG; QEMU
  * `vtd_report_frcd_fault`, `vtd_try_collapse_fault`), in the order QEMU applies the rules:
  * 1. FPD set in the entry that governs the request: not recorded (the request is still blocked).

@@ -4,7 +4,7 @@ import {
   decodePasidEntry,
   decodeScalableContextEntry,
   type EntryWriteMethod,
-  faultRecordingStats,
+  faultLogTotals,
   PGTT,
   qwordsToWords,
   SL_PTE,
@@ -267,11 +267,6 @@ export class VtdIommuDriver implements IommuDriver {
    * (FAULT_COUNTS): the same on the unit's thread or any other, and kept across a kexec.
    */
   faultLog(): HardwareFaultLog {
-    const s = faultRecordingStats(this.vtd.registers)
-    return {
-      source: 'vtd-frr',
-      recorded: s.recorded,
-      lost: s.lostOverflow + s.lostPfo + s.collapsed + s.suppressedFpd,
-    }
+    return { source: 'vtd-frr', ...faultLogTotals(this.vtd.registers) }
   }
 }

@@ -10,12 +10,7 @@ import {
   SmmuRegisters,
   WorkingSet,
 } from '@hitless/emulator'
-import {
-  createVtd,
-  faultRecordingStats,
-  VTD_CONCURRENT_TRANSLATOR,
-  type Vtd,
-} from '@hitless/emulator/vtd/index'
+import { createVtd, faultLogTotals, VTD_CONCURRENT_TRANSLATOR, type Vtd } from '@hitless/emulator/vtd/index'
 import type { Hardware } from '@hitless/protocol'
 import { poisonUnpreserved } from '../machine/kexec-memory.js'
 import type {
@@ -143,12 +138,7 @@ export class ConcurrentMachine {
         recorded: this.smmu.read32(REG.IMPDEF_EVENTS_RECORDED),
         lost: this.smmu.read32(REG.IMPDEF_EVENTS_LOST),
       }
-    const s = faultRecordingStats(this.vtd!.registers)
-    return {
-      groundTruth,
-      recorded: s.recorded,
-      lost: s.lostOverflow + s.lostPfo + s.collapsed + s.suppressedFpd,
-    }
+    return { groundTruth, ...faultLogTotals(this.vtd!.registers) }
   }
 
   /**

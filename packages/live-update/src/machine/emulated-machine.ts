@@ -9,7 +9,7 @@ import {
   type SmmuMmio,
   SmmuV3,
 } from '@hitless/emulator'
-import { createVtd, type Vtd } from '@hitless/emulator/vtd/index'
+import { createVtd, faultLogTotals, type Vtd } from '@hitless/emulator/vtd/index'
 import type { IommuDevice } from '@hitless/iommufd'
 import { pciDevices } from '@hitless/iommufd/drivers/pci-devices'
 import { SMMU_SW_MSI } from '@hitless/iommufd/drivers/smmuv3-domain'
@@ -117,12 +117,7 @@ export class EmulatedMachine implements KernelPlatform {
   faultCounters(): { groundTruth: number; recorded: number; lost: number } {
     const groundTruth = this.engine.groundTruthTotal
     if (this.smmu) return { groundTruth, recorded: this.smmu.events.recorded, lost: this.smmu.events.lost }
-    const s = this.vtd!.iommu!.faults.stats
-    return {
-      groundTruth,
-      recorded: s.recorded,
-      lost: s.lostOverflow + s.lostPfo + s.collapsed + s.suppressedFpd,
-    }
+    return { groundTruth, ...faultLogTotals(this.vtd!.registers) }
   }
 
   /** Time passing with the CPU storing nothing: DMA for `boundaries` boundaries. */
