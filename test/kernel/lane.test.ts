@@ -7,19 +7,15 @@
 // IOAS backed by memfds, put the recording in a LUO-preserved memfd, kexec → in the new kernel
 // retrieve it, replay it, verify it against the recording and with the mock's MD_CHECK_MAP oracle.
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { type HelperOk, big, num, parseRanges } from '../../packages/real-iommufd/src/helper-protocol.js'
 import { QemuGuest } from '../../packages/real-iommufd/src/qemu-guest.js'
-import { retryOncePastKernelPanic } from './kernel-lane-env.js'
+import { kernelDir, retryOncePastKernelPanic, skipReason, startGuest } from './kernel-lane-env.js'
 
-const dir = process.env.HITLESS_KERNEL_DIR
-const skip = !dir
-  ? 'HITLESS_KERNEL_DIR is not set: the real-kernel lane runs through `npm run test:kernel`'
-  : !existsSync(join(dir, 'bzImage')) || !existsSync(join(dir, 'initramfs.cpio.gz'))
-    ? `no kernel built in ${dir} (bzImage, initramfs.cpio.gz): run \`npm run test:kernel\``
-    : false
+const dir = kernelDir
+const skip = skipReason
 
 /** What the first kernel records and carries across the kexec (JSON in a LUO-preserved memfd). */
 interface Recording {
@@ -241,12 +237,7 @@ describe('real kernel lane (QEMU, iommufd mock, LUO, kexec)', { skip }, () => {
   test('live update: record an IOAS, carry it in LUO across a real kexec, replay and verify it', async () => {
     const retries = await retryOncePastKernelPanic(kexecRoundTrip, async () => {
       await guest.close()
-      const started = await QemuGuest.start({
-        kernel: join(dir!, 'bzImage'),
-        initramfs: join(dir!, 'initramfs.cpio.gz'),
-        workDir: join(dir!, 'qemu-retry'),
-        runTimeoutMs: 300_000,
-      })
+      const started = await startGuest('retry')
       guest = started.guest
       firstBoot = await guest.call('ping')
     })
