@@ -60,6 +60,7 @@ export type KexecCheck =
   | 'luo-busy'
   | 'luo-port'
   | 'not-staged'
+  | 'target'
   | 'luo-session'
   | 'luo-file'
 
@@ -69,6 +70,7 @@ const KEXEC_CODES: Record<KexecCheck, ErrorCode> = {
   'luo-port': 'HITLESS_E_CONFIG',
   'luo-busy': 'HITLESS_E_CONFLICT',
   'not-staged': 'HITLESS_E_CONFLICT',
+  target: 'HITLESS_E_UNPROCESSABLE',
   'luo-session': 'HITLESS_E_HANDOVER',
   'luo-file': 'HITLESS_E_HANDOVER',
 }

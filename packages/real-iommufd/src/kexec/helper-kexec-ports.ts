@@ -2,7 +2,13 @@
 // helper: its LUO ioctls (the helper opens /dev/liveupdate and holds every fd into the reboot),
 // and, in the lane's guest, its kexec_file_load and reboot(LINUX_REBOOT_CMD_KEXEC). On a real host
 // the loader is kexec-tools (kexecToolsLoader) and only the LUO port is the helper's.
-import type { KexecHost, KexecLoader, KexecTarget, LuoPort } from '@hitless/live-update'
+import {
+  type KexecHost,
+  type KexecLoader,
+  type KexecTarget,
+  kexecRefused,
+  type LuoPort,
+} from '@hitless/live-update'
 import { HelperError, num } from '../helper-protocol.js'
 import type { HelperTransport } from '../helper-transport.js'
 
@@ -49,9 +55,12 @@ export function helperKexecLoader(helper: HelperTransport): KexecLoader {
   return {
     async load(t: KexecTarget) {
       if (t.image !== GUEST_KEXEC_IMAGE)
-        throw new Error(`the guest's helper can kexec only ${GUEST_KEXEC_IMAGE}, not ${t.image}`)
+        throw kexecRefused('target', `the guest's helper can kexec only ${GUEST_KEXEC_IMAGE}, not ${t.image}`)
       if (t.initrd)
-        throw new Error(`the guest's helper builds the initramfs itself; ${t.initrd} cannot be loaded`)
+        throw kexecRefused(
+          'target',
+          `the guest's helper builds the initramfs itself; ${t.initrd} cannot be loaded`,
+        )
       await helper.call('kexec_load', ...t.cmdline.split(/\s+/).filter(Boolean))
     },
     async reboot() {
@@ -65,7 +74,8 @@ export function helperKexecHost(helper: HelperTransport): KexecHost {
   return {
     isRoot: async () => (await helper.call('ping')).values.euid === '0',
     async hasDevice(path) {
-      if (path !== '/dev/liveupdate') throw new Error(`the helper reports only /dev/liveupdate, not ${path}`)
+      if (path !== '/dev/liveupdate')
+        throw kexecRefused('luo-device', `the helper reports only /dev/liveupdate, not ${path}`)
       return (await helper.call('ping')).values.liveupdate === 'yes'
     },
   }
