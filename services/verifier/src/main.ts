@@ -10,10 +10,13 @@ async function main(): Promise<void> {
   if (!REDIS_URL) throw new HitlessError('HITLESS_E_CONFIG', 'REDIS_URL is not set')
   await checkPostgres(DATABASE_URL)
   await checkRedis(REDIS_URL)
-  const db = createDb(DATABASE_URL, 4)
+  const concurrency = Number(process.env.HITLESS_VERIFY_CONCURRENCY ?? 8)
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new HitlessError('HITLESS_E_CONFIG', 'HITLESS_VERIFY_CONCURRENCY must be an integer >= 1')
+  const db = createDb(DATABASE_URL, Math.min(concurrency, 8))
   const v = new VerifierService(
     db,
-    { redisUrl: REDIS_URL, prefix: process.env.HITLESS_REDIS_PREFIX ?? 'hitless' },
+    { redisUrl: REDIS_URL, prefix: process.env.HITLESS_REDIS_PREFIX ?? 'hitless', concurrency },
     (m) => console.log(m),
   )
   v.start()
