@@ -108,9 +108,12 @@ async function concurrentRun(s: Switcher, swaps: number) {
       s.swap(driver, table(port, frames).root, dir)
       await dma.waitForAccesses(dma.accesses + 50)
     }
-  } finally {
-    dma.run(false)
+  } catch (e) {
+    // Stopped on failure too: a DMA worker left running keeps this test file from ever exiting.
+    await dma.stop().catch(() => {})
+    throw e
   }
+  dma.run(false)
   return dma.stop()
 }
 

@@ -89,9 +89,12 @@ async function concurrentRun(newAsid: (i: number) => number, swaps: number) {
       swap(driver, port, allocator, cdTable, newAsid(i))
       await dma.waitForAccesses(dma.accesses + 50)
     }
-  } finally {
-    dma.run(false)
+  } catch (e) {
+    // Stopped on failure too: a DMA worker left running keeps this test file from ever exiting.
+    await dma.stop().catch(() => {})
+    throw e
   }
+  dma.run(false)
   return dma.stop()
 }
 
@@ -144,9 +147,12 @@ test('devices added to a running worker do DMA; the shared ground-truth total ma
     ])
     dma.run(true)
     await dma.waitForAccesses(2000)
-  } finally {
-    dma.run(false)
+  } catch (e) {
+    // Stopped on failure too: a DMA worker left running keeps this test file from ever exiting.
+    await dma.stop().catch(() => {})
+    throw e
   }
+  dma.run(false)
   const r = await dma.stop()
   const shared = dma.groundTruth
   const [ok, blocked] = r.devices
