@@ -244,7 +244,11 @@ export class ConcurrentLiveUpdate {
     const t2 = performance.now()
     this.machine.kexec(preservedFrames)
     const t3 = performance.now()
-    if (this.inject.has('slow-kexec')) await new Promise((r) => setTimeout(r, this.o.slowKexecMs ?? 1500))
+    if (this.inject.has('slow-kexec')) {
+      // Until the clock says so: a timer may fire up to a millisecond early by performance.now().
+      const until = t3 + (this.o.slowKexecMs ?? 1500)
+      while (performance.now() < until) await new Promise((r) => setTimeout(r, until - performance.now()))
+    }
     const t4 = performance.now()
     const data = this.machine.bootData(
       { version: this.o.targetKernel, iommu: strategy.preservesTables ? 'adopt' : 'reset' },
