@@ -164,10 +164,14 @@ export class ConcurrentLiveUpdate {
         const detail = await this.execute(step)
         this.steps.push({ step, status: 'done', durationMs: performance.now() - t0, detail })
       } catch (e) {
-        const reason = `${step}: ${(e as Error).message}`
+        let reason = `${step}: ${(e as Error).message}`
         this.steps.push({ step, status: 'failed', durationMs: performance.now() - t0 })
-        // Before KEXEC nothing is irreversible: the preserve marks are undone.
-        if (!IRREVERSIBLE.has(step)) await this.call({ op: 'unpreserve' }).catch(() => {})
+        // Before KEXEC nothing is irreversible: the preserve marks are undone. If that fails too,
+        // the reason says so (marks may be left behind), as deterministic mode's rollback throws.
+        if (!IRREVERSIBLE.has(step))
+          await this.call({ op: 'unpreserve' }).catch((u: unknown) => {
+            reason += `; undoing the preserve marks failed: ${(u as Error).message}`
+          })
         this.outcome = IRREVERSIBLE.has(step) ? 'failed-held' : 'failed'
         this.reason = reason
         this.failedStep = step

@@ -83,6 +83,26 @@ for (const hardware of ['smmuv3-bbml0', 'vtd-scalable'] as const) {
   })
 }
 
+test('concurrent: a failure before KEXEC is `failed` with the first kernel thread still the only one', async () => {
+  // Format 0: no handover version fits, PREFLIGHT refuses while the old state is live.
+  const r = await simulateUpdate({
+    hardware: 'smmuv3-bbml0',
+    strategy: 'serialise',
+    mappings: 64,
+    mode: 'concurrent',
+    ...SLO,
+    handoverFormat: 0,
+  })
+  assert.equal(r.outcome, 'failed')
+  assert.equal(r.failedStep, 'PREFLIGHT')
+  assert.doesNotMatch(r.reason!, /undoing the preserve marks failed/)
+  assert.equal(r.kernels?.length, 1, 'no kexec: no second kernel thread')
+  assert.equal(r.kernels![0].exitCode, 1, 'the first kernel thread was terminated at the end')
+  assert.equal(r.blackoutMs, null)
+  assert.equal(r.faults.groundTruth, 0)
+  assert.notEqual(r.verdict, 'hitless')
+})
+
 test('concurrent: a corrupt blob is refused by the new kernel; the preserved tables stay live, no fault', async () => {
   const r = await simulateUpdate({
     hardware: 'smmuv3-bbml0',
