@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Db } from '@hitless/db'
+import { type Db, sqlQuery, sqlTime, sqlTransaction } from '@hitless/db'
 import { HitlessError, type HostUpdateJob, type RolloutPhase, type Strategy } from '@hitless/protocol'
 import { planNext } from '../planner/plan-next.js'
 import type { PlannerAction, PlannerRollout } from '../planner/types.js'
@@ -10,6 +10,29 @@ import { lockRollout, type RolloutService } from '../services/rollout.service.js
 import { PlannerRollouts } from './rollout-state.repository.js'
 
 type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0]
+
+/** Actions `applyFast` carries out; any other goes through Prisma (`fenced`). */
+const FAST_ACTIONS: ReadonlySet<PlannerAction['kind']> = new Set([
+  'dispatch',
+  'startWave',
+  'finishWave',
+  'wait',
+])
+
+interface Applied {
+  applied: boolean
+  toEnqueue: string[]
+  wavesDone: { wave: number; seconds: number }[]
+}
+
+const staleEpoch = (epoch: number) =>
+  new HitlessError(
+    'HITLESS_E_STALE_CLAIM',
+    `epoch ${epoch} is no longer the controller lease's: write refused`,
+    {
+      epoch,
+    },
+  )
 
 export interface LoopObserver {
   /** A wave ended after `seconds` (for the wave-duration histogram). */
@@ -176,13 +199,7 @@ export class ControllerLoop {
   async fenced<T>(epoch: number, fn: (tx: Tx) => Promise<T>): Promise<T> {
     return this.db.$transaction(
       async (tx) => {
-        if (!(await LeaseService.isCurrent(tx, epoch))) {
-          throw new HitlessError(
-            'HITLESS_E_STALE_CLAIM',
-            `epoch ${epoch} is no longer the controller lease's: write refused`,
-            { epoch },
-          )
-        }
+        if (!(await LeaseService.isCurrent(tx, epoch))) throw staleEpoch(epoch)
         return fn(tx)
       },
       { timeout: 30000 },
@@ -201,6 +218,88 @@ export class ControllerLoop {
     now = new Date(),
     background = false,
   ) {
+    const fast = actions.every((a) => FAST_ACTIONS.has(a.kind))
+    const { applied, toEnqueue, wavesDone } = fast
+      ? await this.applyFast(epoch, r, actions, now)
+      : await this.applyInPrisma(epoch, r, actions, now)
+    if (!applied) return
+    for (const w of wavesDone) this.observer.waveFinished?.(r.id, w.wave, w.seconds)
+    this.observer.applied?.(r.id, actions)
+    if (!background) return this.enqueueUpdates(toEnqueue)
+    const p = this.enqueueUpdates(toEnqueue).catch((e: unknown) => {
+      this.reenqueueOwed = true
+      this.log(`enqueue failed (retried next tick): ${(e as Error).message}`)
+    })
+    this.enqueues.add(p)
+    void p.finally(() => this.enqueues.delete(p))
+  }
+
+  /**
+   * The actions of almost every pass (dispatches, waves starting and ending, a wait's reason) on
+   * the pg pool: fence and lock in one statement, every write in one more, commit. The same
+   * checks as `fenced` and `lockRollout`, in the same order.
+   */
+  private async applyFast(
+    epoch: number,
+    r: Pick<PlannerRollout, 'id' | 'phase'>,
+    actions: PlannerAction[],
+    now: Date,
+  ): Promise<Applied> {
+    const dispatch: string[] = []
+    const start: number[] = []
+    const finish: number[] = []
+    let reason: string | null = null
+    for (const a of actions) {
+      if (a.kind === 'dispatch') dispatch.push(a.updateId)
+      else if (a.kind === 'startWave') start.push(a.wave)
+      else if (a.kind === 'finishWave') finish.push(a.wave)
+      else if (a.kind === 'wait') reason = a.reason
+    }
+    return sqlTransaction(this.db, async (tx) => {
+      const [held] = await tx.query<{ epoch: number | null; phase: string | null }>(
+        `SELECT (SELECT epoch FROM "ControllerLease" WHERE id = 1 FOR SHARE) AS epoch,
+                (SELECT phase::text FROM "Rollout" WHERE id = $1 FOR UPDATE) AS phase`,
+        [r.id],
+      )
+      if (held.epoch !== epoch) throw staleEpoch(epoch)
+      if (held.phase === null) throw new HitlessError('HITLESS_E_NOT_FOUND', `no rollout ${r.id}`)
+      if (held.phase !== r.phase) return { applied: false, toEnqueue: [], wavesDone: [] }
+      const rows = await tx.query<{ id: string | null; wave: number | null; startedAt: number | null }>(
+        `WITH d AS (
+           UPDATE "HostUpdate" SET state = 'QUEUED', "dispatchEpoch" = $2, "updatedAt" = $3::timestamp(3)
+           WHERE id = ANY($4::text[]) AND state = 'PENDING' RETURNING id),
+         s AS (
+           UPDATE "Wave" SET "startedAt" = $3::timestamp(3)
+           WHERE "rolloutId" = $1 AND index = ANY($5::int[]) AND "startedAt" IS NULL),
+         f AS (
+           UPDATE "Wave" SET "finishedAt" = $3::timestamp(3)
+           WHERE "rolloutId" = $1 AND index = ANY($6::int[]) AND "finishedAt" IS NULL
+           RETURNING index, (extract(epoch FROM "startedAt") * 1000)::float8 AS "startedAt"),
+         w AS (
+           UPDATE "Rollout" SET "phaseReason" = $7::text, "updatedAt" = $3::timestamp(3)
+           WHERE id = $1 AND $7::text IS NOT NULL AND "phaseReason" IS DISTINCT FROM $7::text)
+         SELECT id, NULL::int AS wave, NULL::float8 AS "startedAt" FROM d
+         UNION ALL SELECT NULL, index, "startedAt" FROM f`,
+        [r.id, epoch, sqlTime(now), dispatch, start, finish, reason],
+      )
+      const toEnqueue: string[] = []
+      const wavesDone: Applied['wavesDone'] = []
+      for (const x of rows) {
+        if (x.id !== null) toEnqueue.push(x.id)
+        else if (x.wave !== null && x.startedAt !== null)
+          wavesDone.push({ wave: x.wave, seconds: (now.getTime() - x.startedAt) / 1000 })
+      }
+      return { applied: true, toEnqueue, wavesDone }
+    })
+  }
+
+  /** Every other action (halts, pauses, completions, held hosts, rollbacks: audited) through Prisma. */
+  private async applyInPrisma(
+    epoch: number,
+    r: Pick<PlannerRollout, 'id' | 'phase'>,
+    actions: PlannerAction[],
+    now: Date,
+  ): Promise<Applied> {
     const toEnqueue: string[] = []
     const wavesDone: { wave: number; seconds: number }[] = []
     const applied = await this.fenced(epoch, async (tx) => {
@@ -269,16 +368,7 @@ export class ControllerLoop {
       }
       return true
     })
-    if (!applied) return
-    for (const w of wavesDone) this.observer.waveFinished?.(r.id, w.wave, w.seconds)
-    this.observer.applied?.(r.id, actions)
-    if (!background) return this.enqueueUpdates(toEnqueue)
-    const p = this.enqueueUpdates(toEnqueue).catch((e: unknown) => {
-      this.reenqueueOwed = true
-      this.log(`enqueue failed (retried next tick): ${(e as Error).message}`)
-    })
-    this.enqueues.add(p)
-    void p.finally(() => this.enqueues.delete(p))
+    return { applied, toEnqueue, wavesDone }
   }
 
   /** The loop's decisions go to the audit log with the operators' actions (actor `controller`). */
@@ -431,9 +521,12 @@ export class ControllerLoop {
   /** A host silent past the deadline is OFFLINE; an update running on it is failed and held. */
   private async expireSilentHosts(epoch: number, now: Date): Promise<void> {
     const cutoff = new Date(now.getTime() - this.opts.heartbeatTimeoutMs)
-    const silent = await this.db.host.findMany({
-      where: { lastHeartbeat: { lt: cutoff }, state: { notIn: ['OFFLINE', 'FAILED_HELD'] } },
-    })
+    // Every timer tick: on the pg pool (@hitless/db sql.ts).
+    const silent = await sqlQuery<{ id: string }>(
+      this.db,
+      `SELECT id FROM "Host" WHERE "lastHeartbeat" < $1::timestamp(3) AND state NOT IN ('OFFLINE', 'FAILED_HELD')`,
+      [sqlTime(cutoff)],
+    )
     for (const h of silent) {
       await this.fenced(epoch, async (tx) => {
         const running = await tx.hostUpdate.updateMany({

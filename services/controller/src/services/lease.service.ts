@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Db } from '@hitless/db'
+import { type Db, sqlQuery, sqlTime } from '@hitless/db'
 
 /**
  * Leadership among controller replicas: one row, taken when expired, renewed while held. Each
@@ -36,14 +36,18 @@ export class LeaseService {
     const expires = new Date(now.getTime() + this.leaseMs)
     // The lease runs from the earlier of the given time and the clock (a test may pass a past `now`).
     const from = Math.min(now.getTime(), Date.now())
-    const rows = await this.db.$queryRaw<{ epoch: number; holder: string }[]>`
-      INSERT INTO "ControllerLease" (id, holder, epoch, "expiresAt") VALUES (1, ${this.holder}, 1, ${expires})
-      ON CONFLICT (id) DO UPDATE SET
-        epoch = CASE WHEN "ControllerLease".holder = ${this.holder} THEN "ControllerLease".epoch ELSE "ControllerLease".epoch + 1 END,
-        holder = ${this.holder},
-        "expiresAt" = ${expires}
-      WHERE "ControllerLease".holder = ${this.holder} OR "ControllerLease"."expiresAt" < ${now}
-      RETURNING epoch, holder`
+    // Renewed every loop tick: on the pg pool (@hitless/db sql.ts).
+    const rows = await sqlQuery<{ epoch: number; holder: string }>(
+      this.db,
+      `INSERT INTO "ControllerLease" (id, holder, epoch, "expiresAt") VALUES (1, $1, 1, $2::timestamp(3))
+       ON CONFLICT (id) DO UPDATE SET
+         epoch = CASE WHEN "ControllerLease".holder = $1 THEN "ControllerLease".epoch ELSE "ControllerLease".epoch + 1 END,
+         holder = $1,
+         "expiresAt" = $2::timestamp(3)
+       WHERE "ControllerLease".holder = $1 OR "ControllerLease"."expiresAt" < $3::timestamp(3)
+       RETURNING epoch, holder`,
+      [this.holder, sqlTime(expires), sqlTime(now)],
+    )
     this.epoch = rows.length === 1 ? rows[0].epoch : undefined
     if (this.epoch !== undefined) this.renewedAt = from
     return this.epoch
