@@ -24,7 +24,7 @@ import type {
 export interface ConcurrentMachineOptions {
   hardware: Hardware
   memoryBytes: number
-  /** PCI devices behind the SMMU. */
+  /** PCI devices behind the IOMMU. */
   devices: number
   /** Seed of the DMA worker's choices (the interleaving with the kernel is the OS's). */
   seed: number
@@ -36,7 +36,8 @@ export interface ConcurrentMachineOptions {
  * The emulated host of concurrent mode, as the agent's thread holds it: the hardware only.
  * Physical memory and the IOMMU's registers (SMMUv3 register file; VT-d register file and entry
  * seqlock) are SharedArrayBuffers; the IOMMU model and the devices' DMA run on the DMA worker
- * (emulator's ConcurrentDma) for the whole run, across every kexec. Kernels run on kernel workers started from `bootData` — this object never holds one.
+ * (emulator's ConcurrentDma) for the whole run, across every kexec. Kernels run on kernel workers
+ * started from `bootData` — this object never holds one.
  * Like EmulatedMachine it keeps what crosses a kexec by design: the KHO map (the handover blob is
  * the agent's to carry).
  */
@@ -127,8 +128,8 @@ export class ConcurrentMachine {
   }
 
   /**
-   * Faults so far, from what outlives every kernel: the DMA engines' ground truth and the SMMU's
-   * own count of events recorded and lost (its registers).
+   * Faults so far, from what outlives every kernel: the DMA engines' ground truth and the IOMMU's
+   * own count of faults recorded and lost (its registers).
    */
   faultCounters(): { groundTruth: number; recorded: number; lost: number } {
     const groundTruth = this.dma.groundTruth

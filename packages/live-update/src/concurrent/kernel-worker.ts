@@ -1,5 +1,5 @@
 // A kernel on its own thread (concurrent mode): boots from its workerData alone — shared memory,
-// the SMMU's shared register file, the KHO map, the handover blob, boot options — and then serves
+// the IOMMU's shared registers, the KHO map, the handover blob, boot options — and then serves
 // the agent's syscalls, each the kernel-side body of a live-update step (kernel-steps.ts). At
 // KEXEC the agent terminates this thread: whatever it held in JS dies with it. Started from the
 // kernel image (kernel-image.ts), never imported by the main thread.

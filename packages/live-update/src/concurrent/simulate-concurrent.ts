@@ -12,8 +12,8 @@ const WARMUP_ACCESSES = 2000
 const SETTLE_ACCESSES = 2000
 
 /**
- * `simulateUpdate` in concurrent mode: the hardware (memory, SMMU registers, the DMA worker with
- * the SMMU in it) on this thread's side; a first kernel thread boots cold and sets up the guest,
+ * `simulateUpdate` in concurrent mode: the hardware (memory, the IOMMU's registers, the DMA worker
+ * with the IOMMU in it) on this thread's side; a first kernel thread boots cold and sets up the guest,
  * its devices start DMA on the DMA worker, and the update runs (ConcurrentLiveUpdate) — kexec to
  * a new kernel thread included — while DMA never stops. Judged like deterministic mode.
  */
