@@ -24,10 +24,16 @@ function walk(dir, out) {
 const roots = ['packages', 'services', ...(unitOnly ? [] : ['test'])]
 const files = extra.length ? extra : roots.flatMap((r) => walk(r, [])).sort()
 const started = Date.now()
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
-  stdio: 'inherit',
-  env: { ...process.env, NODE_ENV: 'test' },
-})
+// A hung test (a worker thread waiting forever, say) fails after 10 minutes instead of running CI
+// past its limit; the slowest test here takes about a minute on 2 loaded cores.
+const r = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=600000', ...files],
+  {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_ENV: 'test' },
+  },
+)
 console.log(`tests took ${((Date.now() - started) / 1000).toFixed(1)}s`)
 let status = r.status ?? 1
 if (!unitOnly && extra.length === 0) {

@@ -28,3 +28,14 @@ test('a kernel thread refuses registers that are not those of its hardware', asy
   d.options.hardware = 'vtd-scalable' // with an SMMUv3 register file
   await assert.rejects(KernelThread.boot(image, d), /no kernel for vtd-scalable with these registers/)
 })
+
+test('a kernel thread that does not boot in time is terminated and the boot refused (no hang)', async () => {
+  const image = await kernelImage()
+  const d = data()
+  // No SMMU runs behind these registers (no DMA worker): the probe's first CMD_SYNC waits for a
+  // consumer that never comes.
+  d.options.iommu = 'reset'
+  const t0 = performance.now()
+  await assert.rejects(KernelThread.boot(image, d, 300), /did not boot within 300 ms/)
+  assert.ok(performance.now() - t0 < 5_000, 'refused at the deadline, not after the driver gave up')
+})

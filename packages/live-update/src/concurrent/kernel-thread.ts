@@ -59,10 +59,15 @@ export class KernelThread {
     })
   }
 
-  /** Starts a kernel from `image` with `data` alone; resolves once it has booted. */
-  static async boot(image: URL, data: KernelWorkerData): Promise<KernelThread> {
+  /**
+   * Starts a kernel from `image` with `data` alone; resolves once it has booted. A kernel that
+   * has not booted within `timeoutMs` is terminated and the boot rejected: a hung boot must end
+   * the update (failed-held), not hang it with the DMA worker still running.
+   */
+  static async boot(image: URL, data: KernelWorkerData, timeoutMs = 60_000): Promise<KernelThread> {
     const t = new KernelThread(new Worker(image, { workerData: data }))
-    await new Promise<void>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined
+    const booted = new Promise<void>((resolve, reject) => {
       t.worker.on('message', (m: KernelMessage) => {
         if (m.type === 'booted') {
           t.events.bootedAt = performance.now()
@@ -73,7 +78,16 @@ export class KernelThread {
       })
       t.worker.once('error', reject)
       t.exited.then((code) => reject(new Error(`the kernel thread exited (code ${code}) before it booted`)))
+      timer = setTimeout(() => {
+        reject(new Error(`the kernel thread did not boot within ${timeoutMs} ms`))
+        void t.worker.terminate()
+      }, timeoutMs)
     })
+    try {
+      await booted
+    } finally {
+      clearTimeout(timer)
+    }
     return t
   }
 
