@@ -60,31 +60,30 @@ const UPDATES = `
   WHERE u."rolloutId" = $1`
 
 /**
- * Whether a row version was written by a transaction with a 64-bit id at least `$2`, given the
- * statement snapshot's xmax `s.xmax`: a row this statement sees was written below xmax, so its
- * 32-bit `xmin` is the one in the 2^32 just below it. (A frozen row may pass for a recent one:
- * it is read again, which is harmless.)
+ * Whether a row version was written by a transaction with an id at least `$2` (32-bit): `age`
+ * counts back from one xid fixed for the statement, so `age(x) <= age($2)` is `x >= $2` for ids
+ * less than 2^31 apart — the rows a loop pass looks for were written seconds ago. (An ancient
+ * frozen row may pass for a recent one: it is read again, which is harmless.)
  */
-const writtenSince = (xmin: string) =>
-  `(s.xmax - ((s.xmax - ${xmin}::text::bigint) % 4294967296 + 4294967296) % 4294967296) >= $2::bigint`
+const writtenSince = (xmin: string) => `age(${xmin}) <= age($2::xid)`
 
 /**
  * The updates of rollout `$1` changed since the snapshot whose xmin is `$2` (null: all of
  * them), with this statement snapshot's xmin, the next call's `$2`. An update changed when its
  * row, its host's row, its verdict or (running) its current KEXEC step was written by a
- * transaction that snapshot did not see — every such transaction has an id at least its xmin. One row at least
- * (update columns null when nothing changed), for the snapshot.
+ * transaction that snapshot did not see — every such transaction has an id at least its xmin.
+ * One row at least (update columns null when nothing changed), for the snapshot.
  */
 const CHANGED_UPDATES = `
-  SELECT s.xmin::text AS "snapshotXmin", x.*
-  FROM (SELECT pg_snapshot_xmin(c.s)::text::bigint AS xmin, pg_snapshot_xmax(c.s)::text::bigint AS xmax
-        FROM (SELECT pg_current_snapshot() AS s) c) s
-  LEFT JOIN LATERAL (
+  WITH s AS MATERIALIZED (
+    SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint % 4294967296)::text AS xmin)
+  SELECT s.xmin AS "snapshotXmin", x.*
+  FROM s LEFT JOIN LATERAL (
     SELECT ${UPDATE_COLUMNS}
     FROM "HostUpdate" u
     JOIN "Host" h ON h.id = u."hostId"
     LEFT JOIN "VerdictRecord" v ON v."updateId" = u.id
-    WHERE u."rolloutId" = $1 AND ($2::bigint IS NULL
+    WHERE u."rolloutId" = $1 AND ($2::xid IS NULL
       OR ${writtenSince('u.xmin')} OR ${writtenSince('h.xmin')}
       OR (v.id IS NOT NULL AND ${writtenSince('v.xmin')})
       OR (u.state = 'RUNNING' AND EXISTS (SELECT 1 FROM "UpdateStep" k WHERE k."updateId" = u.id
