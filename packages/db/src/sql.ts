@@ -1,4 +1,6 @@
-import type pg from 'pg'
+import pg from 'pg'
+
+const { escapeLiteral } = pg
 
 /**
  * Plain SQL on the pg pool under a `Db` (the one its Prisma client uses), for the few hot paths
@@ -13,6 +15,31 @@ import type pg from 'pg'
  */
 export interface Sql {
   query<R>(text: string, values?: unknown[]): Promise<R[]>
+}
+
+/**
+ * A transaction of `sqlTransaction`. Two round trips are saved with the simple query protocol,
+ * which takes several statements but no parameters (values are inlined with `sqlLiteral`):
+ * `first` runs its statement in the round trip of BEGIN, `commit` its statement in the round
+ * trip of COMMIT.
+ */
+export interface SqlTx extends Sql {
+  /** The transaction's first statement (no parameters), sent with BEGIN; its rows. */
+  first<R>(text: string): Promise<R[]>
+  /** Runs `text` (no parameters; none: nothing) and commits, in one round trip. */
+  commit(text?: string): Promise<void>
+}
+
+/** A value inlined in a statement of the simple query protocol (`SqlTx.first`, `SqlTx.commit`). */
+export function sqlLiteral(v: string | number | boolean | null | undefined): string {
+  if (v === null || v === undefined) return 'NULL'
+  if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE'
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new Error(`not a finite number: ${v}`)
+    return String(v)
+  }
+  if (typeof v !== 'string') throw new Error(`no literal for a ${typeof v}`)
+  return escapeLiteral(v)
 }
 
 /** A time as a `timestamp(3)` column holds it (UTC). */
@@ -37,23 +64,54 @@ export async function sqlQuery<R>(db: object, text: string, values?: unknown[]):
 }
 
 /**
- * Runs `fn` in a transaction (READ COMMITTED, as Prisma's): committed when it returns, rolled
- * back when it throws (the error is rethrown).
+ * Runs `fn` in a transaction (READ COMMITTED, as Prisma's): committed when it returns (unless it
+ * committed itself with `tx.commit`), rolled back when it throws (the error is rethrown).
  */
-export async function sqlTransaction<T>(db: object, fn: (tx: Sql) => Promise<T>): Promise<T> {
+export async function sqlTransaction<T>(db: object, fn: (tx: SqlTx) => Promise<T>): Promise<T> {
   const client = await poolOf(db).connect()
-  const tx: Sql = { query: async (text, values) => (await client.query(text, values)).rows }
+  // 'open' from the moment a BEGIN is sent (a failed statement after it still needs a ROLLBACK).
+  const t = { state: 'new' as 'new' | 'open' | 'done' }
+  const run = async (text: string, values?: unknown[]) => {
+    const withBegin = t.state === 'new'
+    t.state = 'open'
+    return client.query(withBegin ? `BEGIN; ${text}` : text, values)
+  }
+  const tx: SqlTx = {
+    query: async (text, values) => {
+      if (t.state === 'new') {
+        t.state = 'open'
+        await client.query('BEGIN') // a statement with parameters cannot ride with it
+      }
+      return (await client.query(text, values)).rows
+    },
+    first: async <R>(text: string) => {
+      if (t.state !== 'new') return (await client.query(text)).rows as R[]
+      const rs = (await run(text)) as unknown as pg.QueryResult[]
+      return rs[1].rows as R[]
+    },
+    commit: async (text?: string) => {
+      if (t.state === 'done') throw new Error('transaction already committed')
+      if (t.state === 'new' && !text) {
+        t.state = 'done'
+        return
+      }
+      await run(text ? `${text}; COMMIT` : 'COMMIT')
+      t.state = 'done'
+    },
+  }
   let broken: Error | undefined
   try {
-    await client.query('BEGIN')
     const out = await fn(tx)
-    await client.query('COMMIT')
+    if (t.state === 'open') await client.query('COMMIT')
+    t.state = 'done'
     return out
   } catch (e) {
-    try {
-      await client.query('ROLLBACK')
-    } catch (r) {
-      broken = r as Error // the connection is unusable: the pool drops it
+    if (t.state === 'open') {
+      try {
+        await client.query('ROLLBACK')
+      } catch (r) {
+        broken = r as Error // the connection is unusable: the pool drops it
+      }
     }
     throw e
   } finally {

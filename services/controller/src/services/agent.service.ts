@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { createGzip } from 'node:zlib'
-import { type Db, type Sql, sqlTime, sqlTransaction } from '@hitless/db'
+import { type Db, type Sql, type SqlTx, sqlLiteral, sqlTime, sqlTransaction } from '@hitless/db'
 import {
   type FinishBody,
   type FinishFields,
@@ -35,26 +35,24 @@ interface StepRow {
 
 /**
  * The writes of one agent call, made in one statement after the checks (a data-modifying CTE
- * per row written: no two of them touch one row).
+ * per row written: no two of them touch one row), sent with the COMMIT (values inlined).
  */
 class Writes {
   private readonly parts: string[] = []
-  readonly values: unknown[] = []
 
-  /** `$n` for a value. */
-  v(x: unknown): string {
-    this.values.push(x)
-    return `$${this.values.length}`
+  /** A value, inlined. */
+  v(x: string | number | null): string {
+    return sqlLiteral(x)
   }
 
   add(sql: string): void {
     this.parts.push(sql)
   }
 
-  async run(tx: Sql): Promise<void> {
-    if (this.parts.length === 0) return
-    const ctes = this.parts.map((p, i) => `w${i} AS (${p})`).join(', ')
-    await tx.query(`WITH ${ctes} SELECT 1`, this.values)
+  /** Writes them and commits (one round trip). */
+  async commit(tx: SqlTx): Promise<void> {
+    if (this.parts.length === 0) return tx.commit()
+    return tx.commit(`WITH ${this.parts.map((p, i) => `w${i} AS (${p})`).join(', ')} SELECT 1`)
   }
 }
 
@@ -71,8 +69,8 @@ interface ClaimWrite {
  * that a redelivered job skips what is done.
  *
  * Every step of every host is one of these calls, so they run on the pg pool directly
- * (@hitless/db sql.ts), in as few statements as the checks allow: lock and read the update, read
- * the journal rows concerned, write (one statement), commit.
+ * (@hitless/db sql.ts), in as few round trips as the checks allow: BEGIN with the update's lock
+ * and read, the journal rows concerned, the writes (one statement) with COMMIT.
  */
 export class AgentService {
   constructor(
@@ -86,18 +84,18 @@ export class AgentService {
    * token's host is the update's, the job's attempt and epoch are the update's.
    */
   private async lockUpdate(
-    tx: Sql,
+    tx: SqlTx,
     principal: Principal,
     updateId: string,
     ctx: { attempt: number; epoch: number },
   ): Promise<LockedUpdate> {
-    const rows = await tx.query<LockedUpdate>(
+    // The transaction's first statement: it rides with BEGIN.
+    const rows = await tx.first<LockedUpdate>(
       `SELECT u.id, u."hostId", u.state::text AS state, u.attempt, u."dispatchEpoch",
               u."claimedBy", u."claimedAt" AT TIME ZONE 'UTC' AS "claimedAt", h.state::text AS "hostState"
        FROM "HostUpdate" u JOIN "Host" h ON h.id = u."hostId"
-       WHERE u.id = $1
+       WHERE u.id = ${sqlLiteral(updateId)}
        FOR UPDATE OF u`,
-      [updateId],
     )
     const u = rows[0]
     if (!u) throw new HitlessError('HITLESS_E_NOT_FOUND', `no update ${updateId}`)
@@ -185,7 +183,7 @@ export class AgentService {
         this.writeClaimStep(w, u, c.write, t)
         this.writeClaimedUpdate(w, u, c.write, t)
         if (u.hostState !== 'UPDATING') this.writeHost(w, u, `state = 'UPDATING'`, t)
-        await w.run(tx)
+        await w.commit(tx)
       }
       return c.res
     })
@@ -271,13 +269,13 @@ export class AgentService {
         this.writeClaimStep(w, u, claimed, t)
         this.writeClaimedUpdate(w, u, claimed, t)
         if (u.hostState !== 'UPDATING') this.writeHost(w, u, `state = 'UPDATING'`, t)
-        await w.run(tx)
+        await w.commit(tx)
         return out
       }
       if (finish !== undefined) {
         const f = this.writeFinish(w, u, finish, t, journal)
         if (f.wrote || !journal) {
-          await w.run(tx)
+          await w.commit(tx)
           return { verifying: f.verifying }
         }
         out = { verifying: f.verifying }
@@ -286,7 +284,7 @@ export class AgentService {
         w.add(
           `UPDATE "HostUpdate" SET "claimedAt" = ${t}::timestamp(3), "updatedAt" = ${t}::timestamp(3) WHERE id = ${w.v(u.id)}`,
         )
-      await w.run(tx)
+      await w.commit(tx)
       return out
     })
   }
@@ -338,7 +336,7 @@ export class AgentService {
       const u = await this.lockUpdate(tx, principal, updateId, body)
       const w = new Writes()
       const f = this.writeFinish(w, u, body, w.v(sqlTime(new Date())))
-      await w.run(tx)
+      await w.commit(tx)
       return f.verifying
     })
   }
