@@ -58,8 +58,16 @@ test('a transaction commits what it wrote: first statement with BEGIN, last with
       sqlTime(new Date(0)),
     ])
   })
-  // Only a commit statement (BEGIN, it and COMMIT in one round trip).
-  await sqlTransaction(db, (tx) => tx.commit(`INSERT INTO t (k, v) VALUES (4, 'd')`))
+  // Only a commit statement (BEGIN, it and COMMIT in one round trip), with its rows.
+  const back = await sqlTransaction(db, (tx) =>
+    tx.commit<{ k: number }>(`INSERT INTO t (k, v) VALUES (4, 'd') RETURNING k`),
+  )
+  assert.deepEqual(back, [{ k: 4 }])
+  const back2 = await sqlTransaction(db, async (tx) => {
+    await tx.first('SELECT 1')
+    return tx.commit<{ k: number }>(`UPDATE t SET v = 'dd' WHERE k = 4 RETURNING k`)
+  })
+  assert.deepEqual(back2, [{ k: 4 }])
   assert.equal((await rows()).length, 4)
   const [{ at }] = await sqlQuery<{ at: Date }>(db, `SELECT at AT TIME ZONE 'UTC' AS at FROM t WHERE k = 3`)
   assert.equal(at.getTime(), 0)

@@ -26,8 +26,8 @@ export interface Sql {
 export interface SqlTx extends Sql {
   /** The transaction's first statement (no parameters), sent with BEGIN; its rows. */
   first<R>(text: string): Promise<R[]>
-  /** Runs `text` (no parameters; none: nothing) and commits, in one round trip. */
-  commit(text?: string): Promise<void>
+  /** Runs `text` (no parameters; none: nothing) and commits, in one round trip; its rows. */
+  commit<R>(text?: string): Promise<R[]>
 }
 
 /** A value inlined in a statement of the simple query protocol (`SqlTx.first`, `SqlTx.commit`). */
@@ -89,14 +89,19 @@ export async function sqlTransaction<T>(db: object, fn: (tx: SqlTx) => Promise<T
       const rs = (await run(text)) as unknown as pg.QueryResult[]
       return rs[1].rows as R[]
     },
-    commit: async (text?: string) => {
+    commit: async <R>(text?: string) => {
       if (t.state === 'done') throw new Error('transaction already committed')
       if (t.state === 'new' && !text) {
         t.state = 'done'
-        return
+        return []
       }
-      await run(text ? `${text}; COMMIT` : 'COMMIT')
+      const withBegin = t.state === 'new'
+      const rs = (await run(text ? `${text}; COMMIT` : 'COMMIT')) as unknown as
+        | pg.QueryResult
+        | pg.QueryResult[]
       t.state = 'done'
+      if (!text) return []
+      return ((rs as pg.QueryResult[])[withBegin ? 1 : 0]?.rows ?? []) as R[]
     },
   }
   let broken: Error | undefined

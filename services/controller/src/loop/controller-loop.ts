@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { type Db, sqlQuery, sqlTime, sqlTransaction } from '@hitless/db'
+import { type Db, sqlLiteral, sqlQuery, sqlTime, sqlTransaction } from '@hitless/db'
 import { HitlessError, type HostUpdateJob, type RolloutPhase, type Strategy } from '@hitless/protocol'
 import { planNext } from '../planner/plan-next.js'
 import type { PlannerAction, PlannerRollout } from '../planner/types.js'
@@ -236,8 +236,8 @@ export class ControllerLoop {
 
   /**
    * The actions of almost every pass (dispatches, waves starting and ending, a wait's reason) on
-   * the pg pool: fence and lock in one statement, every write in one more, commit. The same
-   * checks as `fenced` and `lockRollout`, in the same order.
+   * the pg pool in two round trips: fence and lock with BEGIN, every write in one statement
+   * (then COMMIT). The same checks as `fenced` and `lockRollout`, in the same order.
    */
   private async applyFast(
     epoch: number,
@@ -255,32 +255,37 @@ export class ControllerLoop {
       else if (a.kind === 'finishWave') finish.push(a.wave)
       else if (a.kind === 'wait') reason = a.reason
     }
+    const id = sqlLiteral(r.id)
+    const t = `${sqlLiteral(sqlTime(now))}::timestamp(3)`
+    const list = (xs: (string | number)[], type: string) =>
+      `ARRAY[${xs.map(sqlLiteral).join(', ')}]::${type}[]`
     return sqlTransaction(this.db, async (tx) => {
-      const [held] = await tx.query<{ epoch: number | null; phase: string | null }>(
+      // With BEGIN: the fence (the lease row, shared) and the rollout's lock.
+      const [held] = await tx.first<{ epoch: number | null; phase: string | null }>(
         `SELECT (SELECT epoch FROM "ControllerLease" WHERE id = 1 FOR SHARE) AS epoch,
-                (SELECT phase::text FROM "Rollout" WHERE id = $1 FOR UPDATE) AS phase`,
-        [r.id],
+                (SELECT phase::text FROM "Rollout" WHERE id = ${id} FOR UPDATE) AS phase`,
       )
       if (held.epoch !== epoch) throw staleEpoch(epoch)
       if (held.phase === null) throw new HitlessError('HITLESS_E_NOT_FOUND', `no rollout ${r.id}`)
       if (held.phase !== r.phase) return { applied: false, toEnqueue: [], wavesDone: [] }
-      const rows = await tx.query<{ id: string | null; wave: number | null; startedAt: number | null }>(
+      // Every write in one statement, with COMMIT.
+      const rows = await tx.commit<{ id: string | null; wave: number | null; startedAt: number | null }>(
         `WITH d AS (
-           UPDATE "HostUpdate" SET state = 'QUEUED', "dispatchEpoch" = $2, "updatedAt" = $3::timestamp(3)
-           WHERE id = ANY($4::text[]) AND state = 'PENDING' RETURNING id),
+           UPDATE "HostUpdate" SET state = 'QUEUED', "dispatchEpoch" = ${sqlLiteral(epoch)}, "updatedAt" = ${t}
+           WHERE id = ANY(${list(dispatch, 'text')}) AND state = 'PENDING' RETURNING id),
          s AS (
-           UPDATE "Wave" SET "startedAt" = $3::timestamp(3)
-           WHERE "rolloutId" = $1 AND index = ANY($5::int[]) AND "startedAt" IS NULL),
+           UPDATE "Wave" SET "startedAt" = ${t}
+           WHERE "rolloutId" = ${id} AND index = ANY(${list(start, 'int')}) AND "startedAt" IS NULL),
          f AS (
-           UPDATE "Wave" SET "finishedAt" = $3::timestamp(3)
-           WHERE "rolloutId" = $1 AND index = ANY($6::int[]) AND "finishedAt" IS NULL
+           UPDATE "Wave" SET "finishedAt" = ${t}
+           WHERE "rolloutId" = ${id} AND index = ANY(${list(finish, 'int')}) AND "finishedAt" IS NULL
            RETURNING index, (extract(epoch FROM "startedAt") * 1000)::float8 AS "startedAt"),
          w AS (
-           UPDATE "Rollout" SET "phaseReason" = $7::text, "updatedAt" = $3::timestamp(3)
-           WHERE id = $1 AND $7::text IS NOT NULL AND "phaseReason" IS DISTINCT FROM $7::text)
+           UPDATE "Rollout" SET "phaseReason" = ${sqlLiteral(reason)}, "updatedAt" = ${t}
+           WHERE id = ${id} AND ${sqlLiteral(reason)}::text IS NOT NULL
+             AND "phaseReason" IS DISTINCT FROM ${sqlLiteral(reason)}::text)
          SELECT id, NULL::int AS wave, NULL::float8 AS "startedAt" FROM d
          UNION ALL SELECT NULL, index, "startedAt" FROM f`,
-        [r.id, epoch, sqlTime(now), dispatch, start, finish, reason],
       )
       const toEnqueue: string[] = []
       const wavesDone: Applied['wavesDone'] = []

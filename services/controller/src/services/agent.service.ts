@@ -51,8 +51,11 @@ class Writes {
 
   /** Writes them and commits (one round trip). */
   async commit(tx: SqlTx): Promise<void> {
-    if (this.parts.length === 0) return tx.commit()
-    return tx.commit(`WITH ${this.parts.map((p, i) => `w${i} AS (${p})`).join(', ')} SELECT 1`)
+    await tx.commit(
+      this.parts.length
+        ? `WITH ${this.parts.map((p, i) => `w${i} AS (${p})`).join(', ')} SELECT 1`
+        : undefined,
+    )
   }
 }
 
