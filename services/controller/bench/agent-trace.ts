@@ -1,6 +1,6 @@
 // Loaded into the benchmark's agent process (`--import`) when BENCH_AGENT_TRACE names a file:
 // records every call the agent makes to the controller as the client sees it (request created →
-// response headers → body read), and the agent's event-loop delay, and writes them there as JSON
+// response headers → body read; node:http or fetch), and the agent's event-loop delay, and writes them there as JSON
 // when the process exits. Nothing in the agent changes.
 import { subscribe } from 'node:diagnostics_channel'
 import { writeFileSync } from 'node:fs'
@@ -11,6 +11,21 @@ if (out) {
   const now = () => performance.timeOrigin + performance.now()
   const open = new WeakMap<object, { path: string; t0: number; headers?: number }>()
   const calls: { path: string; t0: number; headers: number; end: number }[] = []
+  // node:http (the agent's client)
+  subscribe('http.client.request.start', (m) => {
+    const { request } = m as { request: { path: string; method: string } }
+    open.set(request, { path: `${request.method} ${request.path}`, t0: now() })
+  })
+  subscribe('http.client.response.finish', (m) => {
+    const { request, response } = m as { request: object; response: NodeJS.EventEmitter }
+    const o = open.get(request)
+    if (!o) return
+    o.headers = now()
+    response.once('end', () =>
+      calls.push({ path: o.path, t0: o.t0, headers: o.headers ?? now(), end: now() }),
+    )
+  })
+  // fetch (undici)
   subscribe('undici:request:create', (m) => {
     const { request } = m as { request: { path: string; method: string } }
     open.set(request, { path: `${request.method} ${request.path}`, t0: now() })

@@ -102,6 +102,7 @@ export class HostAgent {
     if (this.heartbeat) clearInterval(this.heartbeat)
     await this.worker?.close()
     this.connection?.disconnect()
+    this.client.close()
   }
 
   tokenFor(hostId: string): string | undefined {

@@ -1,3 +1,5 @@
+import http from 'node:http'
+import https from 'node:https'
 import {
   type EnrolBody,
   type EnrolResponse,
@@ -12,12 +14,28 @@ import {
   type UpdateStep,
 } from '@hitless/protocol'
 
-/** The agent's only way to make anything true: the controller's agent API over HTTP. */
+/**
+ * The agent's only way to make anything true: the controller's agent API over HTTP, on kept-alive
+ * connections (node:http: an emulated fleet makes thousands of these calls a minute, and fetch
+ * costs about four times the CPU of a plain request).
+ */
 export class ControllerClient {
+  private readonly url: URL
+  private readonly transport: typeof http | typeof https
+  private readonly agent: http.Agent
+
   constructor(
     readonly baseUrl: string,
     private readonly timeoutMs = 15000,
-  ) {}
+  ) {
+    this.url = new URL(baseUrl)
+    this.transport = this.url.protocol === 'https:' ? https : http
+    this.agent = new this.transport.Agent({ keepAlive: true })
+  }
+
+  private unreachable(message: string): HitlessError {
+    return new HitlessError('HITLESS_E_UNAVAILABLE', `controller at ${this.baseUrl} unreachable: ${message}`)
+  }
 
   private async call<T>(
     method: string,
@@ -26,37 +44,56 @@ export class ControllerClient {
     body?: unknown,
     raw?: { data: Uint8Array; format: string },
   ): Promise<T> {
-    let res: Response
-    try {
-      res = await fetch(`${this.baseUrl}/api/v1${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(raw
-            ? { 'content-type': 'application/octet-stream', 'x-snapshot-format': raw.format }
-            : body !== undefined
-              ? { 'content-type': 'application/json' }
-              : {}),
-        },
-        body: raw ? raw.data : body !== undefined ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      })
-    } catch (e) {
-      throw new HitlessError(
-        'HITLESS_E_UNAVAILABLE',
-        `controller at ${this.baseUrl} unreachable: ${(e as Error).message}`,
-      )
+    const payload = raw ? raw.data : body !== undefined ? Buffer.from(JSON.stringify(body)) : undefined
+    const headers: http.OutgoingHttpHeaders = {
+      authorization: `Bearer ${token}`,
+      ...(raw
+        ? { 'content-type': 'application/octet-stream', 'x-snapshot-format': raw.format }
+        : body !== undefined
+          ? { 'content-type': 'application/json' }
+          : {}),
+      ...(payload ? { 'content-length': payload.byteLength } : {}),
     }
-    if (res.status === 204) return undefined as T
-    const text = await res.text()
-    const json = text ? (JSON.parse(text) as unknown) : undefined
-    if (!res.ok) {
-      const b = json as { code?: ErrorCode; message?: string } | undefined
-      throw new HitlessError(b?.code ?? 'HITLESS_E_INTERNAL', b?.message ?? `HTTP ${res.status}`, {
-        status: res.status,
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = this.transport.request(
+        new URL(`${this.url.pathname.replace(/\/$/, '')}/api/v1${path}`, this.url),
+        { method, headers, agent: this.agent },
+        (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => {
+            clearTimeout(timer)
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') })
+          })
+          res.on('error', (e) => {
+            clearTimeout(timer)
+            reject(this.unreachable(e.message))
+          })
+        },
+      )
+      // The whole call, answer included, within the timeout (as an aborted fetch).
+      const timer = setTimeout(
+        () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      )
+      req.on('error', (e) => {
+        clearTimeout(timer)
+        reject(this.unreachable(e.message))
       })
+      req.end(payload)
+    })
+    if (status === 204) return undefined as T
+    const json = text ? (JSON.parse(text) as unknown) : undefined
+    if (status < 200 || status > 299) {
+      const b = json as { code?: ErrorCode; message?: string } | undefined
+      throw new HitlessError(b?.code ?? 'HITLESS_E_INTERNAL', b?.message ?? `HTTP ${status}`, { status })
     }
     return json as T
+  }
+
+  /** Closes the kept-alive connections. */
+  close(): void {
+    this.agent.destroy()
   }
 
   enrol(adminToken: string, body: EnrolBody): Promise<EnrolResponse> {
