@@ -25,6 +25,13 @@ interface Applied {
   wavesDone: { wave: number; seconds: number }[]
 }
 
+/**
+ * How often the timer's passes do each piece of upkeep, at most (every tick at the default
+ * 1 s period for silent hosts; every 10th and 30th tick at that period for the others). A
+ * shorter period plans more often without multiplying the upkeep.
+ */
+const UPKEEP_MS = { silent: 1000, verifications: 10000, reenqueue: 30000 }
+
 const staleEpoch = (epoch: number) =>
   new HitlessError(
     'HITLESS_E_STALE_CLAIM',
@@ -73,7 +80,8 @@ export class ControllerLoop {
   private upkeepOwed = false
   private readonly enqueues = new Set<Promise<void>>()
   private lastEpoch: number | undefined
-  private ticks = 0
+  /** When each piece of upkeep last ran (Date.now()): paced by time, not by the tick rate. */
+  private readonly lastRun = { reenqueue: 0, silent: 0, verifications: 0 }
   private reenqueueOwed = false
   /** The rollouts as last read, patched each pass with what changed. */
   private readonly state: PlannerRollouts
@@ -166,11 +174,16 @@ export class ControllerLoop {
       this.state.reset()
     }
     this.lastEpoch = epoch
-    if (upkeep) this.ticks++
+    const due = (what: keyof typeof this.lastRun, everyMs: number) => {
+      if (!upkeep || Date.now() - this.lastRun[what] < everyMs) return false
+      this.lastRun[what] = Date.now()
+      return true
+    }
     // Re-enqueue what PostgreSQL says is queued: after a takeover, after a failed enqueue, and
-    // now and then, in case a leader died between its commit and its enqueue or Redis lost a job.
-    if (takeover || this.reenqueueOwed || (upkeep && this.ticks % 30 === 0)) await this.reenqueueQueued()
-    if (upkeep) await this.expireSilentHosts(epoch, now)
+    // every 30 s, in case a leader died between its commit and its enqueue or Redis lost a job.
+    if (due('reenqueue', UPKEEP_MS.reenqueue) || takeover || this.reenqueueOwed) await this.reenqueueQueued()
+    if (due('silent', Math.min(UPKEEP_MS.silent, this.opts.heartbeatTimeoutMs / 4)))
+      await this.expireSilentHosts(epoch, now)
     const t2 = performance.now()
     const rs = await this.state.load()
     const t3 = performance.now()
@@ -182,8 +195,8 @@ export class ControllerLoop {
     }
     const t4 = performance.now()
     // The agent API enqueues each verification when an update finishes; this catches the ones
-    // lost to a crash between that commit and that enqueue.
-    if (takeover || (upkeep && this.ticks % 10 === 0)) await this.enqueueOwedVerifications()
+    // lost to a crash between that commit and that enqueue (every 10 s, and after a takeover).
+    if (due('verifications', UPKEEP_MS.verifications) || takeover) await this.enqueueOwedVerifications()
     this.observer.passed?.({
       start: Date.now() - (performance.now() - t0),
       upkeep,
