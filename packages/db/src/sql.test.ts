@@ -68,6 +68,15 @@ test('a transaction commits what it wrote: first statement with BEGIN, last with
     return tx.commit<{ k: number }>(`UPDATE t SET v = 'dd' WHERE k = 4 RETURNING k`)
   })
   assert.deepEqual(back2, [{ k: 4 }])
+  // Several first statements in the round trip of BEGIN, each with its own rows; the later
+  // reads what the earlier did.
+  const [a, b] = await sqlTransaction(db, (tx) =>
+    tx.firstAll([
+      `SELECT k FROM t WHERE k = 4 FOR UPDATE`,
+      `SELECT v FROM t WHERE k = (SELECT max(k) FROM t)`,
+    ]),
+  )
+  assert.deepEqual([a, b], [[{ k: 4 }], [{ v: 'dd' }]])
   assert.equal((await rows()).length, 4)
   const [{ at }] = await sqlQuery<{ at: Date }>(db, `SELECT at AT TIME ZONE 'UTC' AS at FROM t WHERE k = 3`)
   assert.equal(at.getTime(), 0)

@@ -26,6 +26,12 @@ export interface Sql {
 export interface SqlTx extends Sql {
   /** The transaction's first statement (no parameters), sent with BEGIN; its rows. */
   first<R>(text: string): Promise<R[]>
+  /**
+   * The transaction's first statements (no parameters), sent with BEGIN in one round trip; the
+   * rows of each. Each statement reads what was committed when it starts (READ COMMITTED), so one
+   * may read what an earlier one locked.
+   */
+  firstAll(texts: string[]): Promise<unknown[][]>
   /** Runs `text` (no parameters; none: nothing) and commits, in one round trip; its rows. */
   commit<R>(text?: string): Promise<R[]>
 }
@@ -84,10 +90,12 @@ export async function sqlTransaction<T>(db: object, fn: (tx: SqlTx) => Promise<T
       }
       return (await client.query(text, values)).rows
     },
-    first: async <R>(text: string) => {
-      if (t.state !== 'new') return (await client.query(text)).rows as R[]
-      const rs = (await run(text)) as unknown as pg.QueryResult[]
-      return rs[1].rows as R[]
+    first: async <R>(text: string) => (await tx.firstAll([text]))[0] as R[],
+    firstAll: async (texts: string[]) => {
+      const withBegin = t.state === 'new'
+      const r = (await run(texts.join('; '))) as unknown as pg.QueryResult | pg.QueryResult[]
+      const rs = Array.isArray(r) ? r : [r]
+      return rs.slice(withBegin ? 1 : 0).map((x) => x.rows)
     },
     commit: async <R>(text?: string) => {
       if (t.state === 'done') throw new Error('transaction already committed')

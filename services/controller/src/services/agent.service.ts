@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { createGzip } from 'node:zlib'
-import { type Db, type Sql, type SqlTx, sqlLiteral, sqlTime, sqlTransaction } from '@hitless/db'
+import { type Db, type SqlTx, sqlLiteral, sqlTime, sqlTransaction } from '@hitless/db'
 import {
   type FinishBody,
   type FinishFields,
@@ -73,7 +73,7 @@ interface ClaimWrite {
  *
  * Every step of every host is one of these calls, so they run on the pg pool directly
  * (@hitless/db sql.ts), in as few round trips as the checks allow: BEGIN with the update's lock
- * and read, the journal rows concerned, the writes (one statement) with COMMIT.
+ * and the journal rows concerned, then the writes (one statement) with COMMIT.
  */
 export class AgentService {
   constructor(
@@ -83,23 +83,34 @@ export class AgentService {
   ) {}
 
   /**
-   * Locks the update's row (one query: the row, its host's state) and checks the caller: the
-   * token's host is the update's, the job's attempt and epoch are the update's.
+   * Locks the update's row and reads it with its host's state, then reads the journal rows of
+   * `steps` for its attempt — after the lock, in a statement of its own (its own snapshot): a
+   * call that waited for the lock sees what the call before it journaled. Both ride with BEGIN
+   * (one round trip). Checks the caller: the token's host is the update's, the job's attempt and
+   * epoch are the update's.
    */
   private async lockUpdate(
     tx: SqlTx,
     principal: Principal,
     updateId: string,
     ctx: { attempt: number; epoch: number },
-  ): Promise<LockedUpdate> {
-    // The transaction's first statement: it rides with BEGIN.
-    const rows = await tx.first<LockedUpdate>(
+    steps: string[] = [],
+  ): Promise<{ u: LockedUpdate; steps: StepRow[] }> {
+    const id = sqlLiteral(updateId)
+    const [rows, journal] = (await tx.firstAll([
       `SELECT u.id, u."hostId", u.state::text AS state, u.attempt, u."dispatchEpoch",
               u."claimedBy", u."claimedAt" AT TIME ZONE 'UTC' AS "claimedAt", h.state::text AS "hostState"
        FROM "HostUpdate" u JOIN "Host" h ON h.id = u."hostId"
-       WHERE u.id = ${sqlLiteral(updateId)}
+       WHERE u.id = ${id}
        FOR UPDATE OF u`,
-    )
+      ...(steps.length
+        ? [
+            `SELECT step, status, detail FROM "UpdateStep"
+             WHERE "updateId" = ${id} AND attempt = (SELECT attempt FROM "HostUpdate" WHERE id = ${id})
+               AND step IN (${steps.map(sqlLiteral).join(', ')})`,
+          ]
+        : []),
+    ])) as [LockedUpdate[], StepRow[] | undefined]
     const u = rows[0]
     if (!u) throw new HitlessError('HITLESS_E_NOT_FOUND', `no update ${updateId}`)
     if (principal.role !== 'agent' || principal.hostId !== u.hostId) {
@@ -115,16 +126,7 @@ export class AgentService {
         { attempt: u.attempt, epoch: u.dispatchEpoch },
       )
     }
-    return u
-  }
-
-  /** The journal rows of `steps` for the locked update's attempt (read after the lock). */
-  private async readSteps(tx: Sql, u: LockedUpdate, steps: string[]): Promise<StepRow[]> {
-    return tx.query<StepRow>(
-      `SELECT step, status, detail FROM "UpdateStep"
-       WHERE "updateId" = $1 AND attempt = $2 AND step = ANY($3::text[])`,
-      [u.id, u.attempt, steps],
-    )
+    return { u, steps: journal ?? [] }
   }
 
   /**
@@ -176,8 +178,10 @@ export class AgentService {
 
   async claimStep(principal: Principal, updateId: string, body: StepClaimBody): Promise<StepClaimResponse> {
     return sqlTransaction(this.db, async (tx) => {
-      const u = await this.lockUpdate(tx, principal, updateId, body)
-      const [step] = await this.readSteps(tx, u, [body.step])
+      const {
+        u,
+        steps: [step],
+      } = await this.lockUpdate(tx, principal, updateId, body, [body.step])
       const now = new Date()
       const c = this.checkClaim(u, body, step ?? null, now)
       if (c.write) {
@@ -229,12 +233,17 @@ export class AgentService {
       })
     }
     return sqlTransaction(this.db, async (tx) => {
-      const u = await this.lockUpdate(tx, principal, updateId, body)
+      // The reported step's journal row and the next one's, read with the lock.
+      const { u, steps: rows } = await this.lockUpdate(
+        tx,
+        principal,
+        updateId,
+        body,
+        next ? [body.step, next] : [body.step],
+      )
       if (u.claimedBy !== body.worker) {
         throw new HitlessError('HITLESS_E_CONFLICT', `update ${updateId} is claimed by another worker`)
       }
-      // The reported step's journal row and the next one's, in one query.
-      const rows = await this.readSteps(tx, u, next ? [body.step, next] : [body.step])
       const step = rows.find((r) => r.step === body.step)
       if (!step) throw new HitlessError('HITLESS_E_CONFLICT', `step ${body.step} was never claimed`)
       const now = new Date()
@@ -336,7 +345,7 @@ export class AgentService {
   /** Ends an attempt; returns true when the update now waits for the verifier. */
   async finish(principal: Principal, updateId: string, body: FinishBody): Promise<boolean> {
     return sqlTransaction(this.db, async (tx) => {
-      const u = await this.lockUpdate(tx, principal, updateId, body)
+      const { u } = await this.lockUpdate(tx, principal, updateId, body)
       const w = new Writes()
       const f = this.writeFinish(w, u, body, w.v(sqlTime(new Date())))
       await w.commit(tx)
