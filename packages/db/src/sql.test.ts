@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { createDb, type Db } from './client.js'
-import { sqlLiteral, sqlQuery, sqlTime, sqlTransaction } from './sql.js'
+import { sqlBatch, sqlLiteral, sqlQuery, sqlTime, sqlTransaction } from './sql.js'
 import { createTestDatabase } from './test-database.js'
 
 const SERVER = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
@@ -107,4 +107,12 @@ test('a transaction that throws, or whose last statement fails, leaves nothing w
   for (let i = 0; i < 4; i++)
     await sqlTransaction(db, (tx) => tx.commit(`INSERT INTO t (k, v) VALUES (${i}, 'ok')`))
   assert.equal((await rows()).length, 4)
+})
+
+test('a batch of statements in one round trip gives the rows of each', async () => {
+  assert.deepEqual(await sqlBatch(db, ['SELECT 1 AS a', `SELECT ${sqlLiteral("x'y")} AS b`]), [
+    [{ a: 1 }],
+    [{ b: "x'y" }],
+  ])
+  assert.deepEqual(await sqlBatch(db, ['SELECT 2 AS a']), [[{ a: 2 }]])
 })

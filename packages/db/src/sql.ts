@@ -70,6 +70,16 @@ export async function sqlQuery<R>(db: object, text: string, values?: unknown[]):
 }
 
 /**
+ * Several statements without parameters (values inlined with `sqlLiteral`) in one round trip
+ * (simple query protocol, one implicit transaction; each statement reads what was committed when
+ * it starts); the rows of each.
+ */
+export async function sqlBatch(db: object, texts: string[]): Promise<unknown[][]> {
+  const r = (await poolOf(db).query(texts.join('; '))) as unknown as pg.QueryResult | pg.QueryResult[]
+  return (Array.isArray(r) ? r : [r]).map((x) => x.rows)
+}
+
+/**
  * Runs `fn` in a transaction (READ COMMITTED, as Prisma's): committed when it returns (unless it
  * committed itself with `tx.commit`), rolled back when it throws (the error is rethrown).
  */

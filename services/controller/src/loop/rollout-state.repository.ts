@@ -1,4 +1,4 @@
-import { type Db, sqlQuery } from '@hitless/db'
+import { type Db, sqlBatch, sqlLiteral, sqlQuery } from '@hitless/db'
 import type { HostUpdateState, RolloutPhase, Verdict } from '@hitless/protocol'
 import type { PlannerRollout } from '../planner/types.js'
 import { storedPolicy } from '../services/presenters.js'
@@ -60,21 +60,24 @@ const UPDATES = `
   WHERE u."rolloutId" = $1`
 
 /**
- * Whether a row version was written by a transaction with an id at least `$2` (32-bit): `age`
- * counts back from one xid fixed for the statement, so `age(x) <= age($2)` is `x >= $2` for ids
- * less than 2^31 apart — the rows a loop pass looks for were written seconds ago. (An ancient
- * frozen row may pass for a recent one: it is read again, which is harmless.)
+ * Whether a row version was written by a transaction with an id at least `since` (32-bit): `age`
+ * counts back from one xid fixed for the statement, so `age(x) <= age(since)` is `x >= since`
+ * for ids less than 2^31 apart — the rows a loop pass looks for were written seconds ago. (An
+ * ancient frozen row may pass for a recent one: it is read again, which is harmless.)
  */
-const writtenSince = (xmin: string) => `age(${xmin}) <= age($2::xid)`
+const writtenSince = (xmin: string, since: string) => `age(${xmin}) <= age(${since}::xid)`
 
 /**
- * The updates of rollout `$1` changed since the snapshot whose xmin is `$2` (null: all of
- * them), with this statement snapshot's xmin, the next call's `$2`. An update changed when its
- * row, its host's row, its verdict or (running) its current KEXEC step was written by a
+ * The updates of rollout `id` changed since the snapshot whose xmin is `since` (null: all of
+ * them), with this statement snapshot's xmin, the next call's `since`. An update changed when
+ * its row, its host's row, its verdict or (running) its current KEXEC step was written by a
  * transaction that snapshot did not see — every such transaction has an id at least its xmin.
- * One row at least (update columns null when nothing changed), for the snapshot.
+ * One row at least (update columns null when nothing changed), for the snapshot. Values are
+ * inlined (sqlLiteral): these statements go in one round trip with the rollouts' (sqlBatch).
  */
-const CHANGED_UPDATES = `
+function changedUpdates(id: string, since: string | null): string {
+  const w = sqlLiteral(since)
+  return `
   WITH s AS MATERIALIZED (
     SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint % 4294967296)::text AS xmin)
   SELECT s.xmin AS "snapshotXmin", x.*
@@ -83,12 +86,13 @@ const CHANGED_UPDATES = `
     FROM "HostUpdate" u
     JOIN "Host" h ON h.id = u."hostId"
     LEFT JOIN "VerdictRecord" v ON v."updateId" = u.id
-    WHERE u."rolloutId" = $1 AND ($2::xid IS NULL
-      OR ${writtenSince('u.xmin')} OR ${writtenSince('h.xmin')}
-      OR (v.id IS NOT NULL AND ${writtenSince('v.xmin')})
+    WHERE u."rolloutId" = ${sqlLiteral(id)} AND (${w}::xid IS NULL
+      OR ${writtenSince('u.xmin', w)} OR ${writtenSince('h.xmin', w)}
+      OR (v.id IS NOT NULL AND ${writtenSince('v.xmin', w)})
       OR (u.state = 'RUNNING' AND EXISTS (SELECT 1 FROM "UpdateStep" k WHERE k."updateId" = u.id
-            AND k.attempt = u.attempt AND k.step = 'KEXEC' AND ${writtenSince('k.xmin')})))
+            AND k.attempt = u.attempt AND k.step = 'KEXEC' AND ${writtenSince('k.xmin', w)})))
   ) x ON true`
+}
 
 /** Rollouts the loop plans each tick: active ones, and ended ones with a host still in flight. */
 export async function loadPlannerRollouts(db: Db): Promise<PlannerRollout[]> {
@@ -151,7 +155,7 @@ function toPlanner(r: RolloutRow, rows: Iterable<UpdateRow>): PlannerRollout {
 
 /**
  * The rollouts the loop plans, read incrementally: a pass reads every rollout row (and its
- * waves) but only the updates changed since the pass before (CHANGED_UPDATES), and patches
+ * waves) but only the updates changed since the pass before (changedUpdates), and patches
  * what it kept. A 1,000-host rollout is otherwise 1,000 rows read and parsed several times a
  * second for a handful of changes. The whole rollout is read again when it is new here, when
  * its number of updates differs from what is kept, every `fullEveryMs`, and after `reset`
@@ -174,29 +178,28 @@ export class PlannerRollouts {
   }
 
   async load(now = Date.now()): Promise<PlannerRollout[]> {
-    const rows = await sqlQuery<RolloutRow>(
-      this.db,
+    // One round trip: the rollouts to plan, and what changed in each kept one (still fresh).
+    const kept = [...this.kept.entries()].filter(([, k]) => now - k.fullAt < this.fullEveryMs)
+    const [rows, ...changedSets] = (await sqlBatch(this.db, [
       `${ROLLOUTS}
        WHERE r.phase IN ('RUNNING', 'PAUSED', 'HALTED')
           OR EXISTS (SELECT 1 FROM "HostUpdate" u WHERE u."rolloutId" = r.id AND u.state = 'RUNNING')
        ORDER BY r."createdAt"`,
-    )
+      ...kept.map(([id, k]) => changedUpdates(id, k.snapshotXmin)),
+    ])) as [RolloutRow[], ...ChangedRow[][]]
+    const changedIn = new Map(kept.map(([id], i) => [id, changedSets[i]]))
     const out: PlannerRollout[] = []
     for (const r of rows) {
-      let k = this.kept.get(r.id)
-      if (k && now - k.fullAt >= this.fullEveryMs) k = undefined
-      const changed = await sqlQuery<UpdateRow & { snapshotXmin: string; id: string | null }>(
-        this.db,
-        CHANGED_UPDATES,
-        [r.id, k ? k.snapshotXmin : null],
-      )
-      const snapshotXmin = changed[0].snapshotXmin
-      if (!k) {
-        k = { updates: new Map(), snapshotXmin, fullAt: now }
+      let changed = changedIn.get(r.id)
+      let k = changed ? this.kept.get(r.id) : undefined
+      if (!changed || !k) {
+        // New here, or read whole again: every update.
+        changed = await sqlQuery<ChangedRow>(this.db, changedUpdates(r.id, null))
+        k = { updates: new Map(), snapshotXmin: changed[0].snapshotXmin, fullAt: now }
         this.kept.set(r.id, k)
       }
-      k.snapshotXmin = snapshotXmin
-      for (const u of changed) if (u.id !== null) k.updates.set(u.id, u)
+      k.snapshotXmin = changed[0].snapshotXmin
+      for (const u of changed) if (u.id !== null) k.updates.set(u.id, u as UpdateRow)
       if (k.updates.size !== r.updateCount) {
         // Rows came or went between the two statements (a create, a delete): read it whole.
         this.kept.delete(r.id)
@@ -206,10 +209,10 @@ export class PlannerRollouts {
       out.push(toPlanner(r, k.updates.values()))
     }
     // Rollouts no longer planned are forgotten.
-    if (this.kept.size > rows.length) {
-      const live = new Set(rows.map((r) => r.id))
-      for (const id of this.kept.keys()) if (!live.has(id)) this.kept.delete(id)
-    }
+    const live = new Set(rows.map((r) => r.id))
+    for (const id of this.kept.keys()) if (!live.has(id)) this.kept.delete(id)
     return out
   }
 }
+
+type ChangedRow = Omit<UpdateRow, 'id'> & { id: string | null; snapshotXmin: string }
