@@ -196,10 +196,12 @@ export function breakdown(o: {
   const ps = rec.passes.filter((p) => p.start >= o.windowStart && p.start <= o.windowEnd)
   const busy = ps.reduce((a, p) => a + p.ms, 0)
   lines.push(
-    `  loop passes: ${ps.length} (${ps.filter((p) => p.upkeep).length} timer), busy ${f0((busy / M) * 100)}% of the time; per pass ms: total ${dist(ps.map((p) => p.ms))}`,
+    `  loop passes: ${ps.length} (${ps.filter((p) => p.upkeep).length} timer, ${ps.filter((p) => p.planned === false).length} of them lease and upkeep only), busy ${f0((busy / M) * 100)}% of the time; per pass ms: total ${dist(ps.map((p) => p.ms))}`,
   )
   lines.push(`    lease ${dist(ps.map((p) => p.leaseMs))}; upkeep ${dist(ps.map((p) => p.upkeepMs))}`)
-  lines.push(`    load ${dist(ps.map((p) => p.loadMs))}; plan+apply ${dist(ps.map((p) => p.applyMs))}`)
+  lines.push(
+    `    load ${dist(ps.filter((p) => p.planned !== false).map((p) => p.loadMs))}; plan+apply ${dist(ps.filter((p) => p.planned !== false).map((p) => p.applyMs))}`,
+  )
   // The agent API as the server and as the agent see it.
   for (const kind of ['claim', 'steps', 'finish']) {
     const sv = rec.server.filter((s) => s.kind === kind).map((s) => s.end - s.t0)

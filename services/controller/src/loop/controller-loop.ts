@@ -54,6 +54,8 @@ export interface PassTiming {
   /** Date.now() when the pass started. */
   start: number
   upkeep: boolean
+  /** False: a timer tick that only renewed the lease and did the upkeep due. */
+  planned: boolean
   /** Taking or renewing the lease (0 when a recent epoch was reused). */
   leaseMs: number
   /** Re-enqueues and silent-host expiry (upkeep). */
@@ -82,6 +84,8 @@ export class ControllerLoop {
   private lastEpoch: number | undefined
   /** When each piece of upkeep last ran (Date.now()): paced by time, not by the tick rate. */
   private readonly lastRun = { reenqueue: 0, silent: 0, verifications: 0 }
+  /** When the last pass that planned started (Date.now()). */
+  private lastPlannedAt = 0
   private reenqueueOwed = false
   /** The rollouts as last read, patched each pass with what changed. */
   private readonly state: PlannerRollouts
@@ -102,7 +106,12 @@ export class ControllerLoop {
   start(): void {
     this.queues.onVerified(() => this.kick())
     const run = async () => {
-      await this.tick().catch((e: unknown) => this.log(`controller loop: ${(e as Error).message}`))
+      // A pass that planned within the period (woken by a verdict, a failure, an operator's
+      // action) did the timer's planning: this tick renews the lease and does the upkeep due.
+      const plan = Date.now() - this.lastPlannedAt >= this.opts.intervalMs
+      await this.tick(new Date(), true, plan).catch((e: unknown) =>
+        this.log(`controller loop: ${(e as Error).message}`),
+      )
       if (this.timer !== undefined) this.timer = setTimeout(run, this.opts.intervalMs)
     }
     this.timer = setTimeout(run, 0)
@@ -127,10 +136,15 @@ export class ControllerLoop {
     )
   }
 
-  /** Runs one reconcile pass now (`upkeep` false: planning only, for kicks). */
-  async tick(now = new Date(), upkeep = true): Promise<void> {
+  /**
+   * Runs one reconcile pass now (`upkeep` false: planning only, for kicks; `plan` false: the
+   * lease and the upkeep only).
+   */
+  async tick(now = new Date(), upkeep = true, plan = true): Promise<void> {
     if (this.running) {
       // Coalesced: one more pass starts as soon as the running one ends (with the upkeep owed).
+      // A tick with nothing to plan leaves it to the next one.
+      if (!plan) return
       this.again = true
       if (upkeep) this.upkeepOwed = true
       return
@@ -142,7 +156,7 @@ export class ControllerLoop {
         this.again = false
         const doUpkeep = first ? upkeep : this.upkeepOwed
         if (doUpkeep) this.upkeepOwed = false
-        await this.pass(first ? now : new Date(), doUpkeep)
+        await this.pass(first ? now : new Date(), doUpkeep, first ? plan : true)
         first = false
       } while (this.again && this.timer !== undefined)
     } finally {
@@ -158,8 +172,9 @@ export class ControllerLoop {
    * planning-only pass reuses the epoch when the lease was renewed moments ago (it cannot have
    * expired): its writes are fenced by that epoch in their transaction all the same.
    */
-  private async pass(now: Date, upkeep = true): Promise<void> {
+  private async pass(now: Date, upkeep = true, plan = true): Promise<void> {
     const t0 = performance.now()
+    if (plan) this.lastPlannedAt = Date.now()
     const recent = upkeep ? undefined : this.lease.recentEpoch()
     const epoch =
       recent !== undefined && recent === this.lastEpoch ? recent : await this.lease.tryAcquire(now)
@@ -185,6 +200,19 @@ export class ControllerLoop {
     if (due('silent', Math.min(UPKEEP_MS.silent, this.opts.heartbeatTimeoutMs / 4)))
       await this.expireSilentHosts(epoch, now)
     const t2 = performance.now()
+    if (!plan) {
+      this.observer.passed?.({
+        start: Date.now() - (t2 - t0),
+        upkeep,
+        planned: false,
+        leaseMs: t1 - t0,
+        upkeepMs: t2 - t1,
+        loadMs: 0,
+        applyMs: 0,
+        ms: t2 - t0,
+      })
+      return
+    }
     const rs = await this.state.load()
     const t3 = performance.now()
     for (const r of rs) {
@@ -200,6 +228,7 @@ export class ControllerLoop {
     this.observer.passed?.({
       start: Date.now() - (performance.now() - t0),
       upkeep,
+      planned: true,
       leaseMs: t1 - t0,
       upkeepMs: t2 - t1,
       loadMs: t3 - t2,
