@@ -21,9 +21,45 @@ const FAST_ACTIONS: ReadonlySet<PlannerAction['kind']> = new Set([
 
 interface Applied {
   applied: boolean
-  toEnqueue: string[]
+  /** Updates dispatched: their ids, or (applyFast) their jobs' rows. */
+  toEnqueue: string[] | JobRow[]
   wavesDone: { wave: number; seconds: number }[]
 }
+
+/** What a host-update job carries, for the row of "HostUpdate" at hand (JOB_FIELDS). */
+interface JobRow {
+  id: string
+  rolloutId: string
+  hostId: string
+  attempt: number
+  epoch: number
+  handoverFormat: number
+  agentId: string
+  rollout: { strategy: string; rollbackOf: string | null; kernel: JobKernel }
+  target: JobKernel | null
+}
+
+interface JobKernel {
+  version: string
+  image: string
+  cmdline: string
+  sha256: string
+  handoverFormat: number
+  initrd: string | null
+}
+
+const KERNEL_JSON = (k: string) =>
+  `json_build_object('version', ${k}.version, 'image', ${k}.image, 'cmdline', ${k}.cmdline, 'sha256', ${k}.sha256,
+     'handoverFormat', ${k}."handoverFormat", 'initrd', ${k}.initrd)`
+
+/** JobRow's columns of the "HostUpdate" row at hand (a SELECT from it, or an UPDATE's RETURNING). */
+const JOB_FIELDS = `
+  "HostUpdate".id, "HostUpdate"."rolloutId", "HostUpdate"."hostId", "HostUpdate".attempt,
+  "HostUpdate"."dispatchEpoch" AS epoch, "HostUpdate"."handoverFormat",
+  (SELECT h."agentId" FROM "Host" h WHERE h.id = "HostUpdate"."hostId") AS "agentId",
+  (SELECT json_build_object('strategy', r.strategy, 'rollbackOf', r."rollbackOf", 'kernel', ${KERNEL_JSON('k')})
+     FROM "Rollout" r JOIN "Kernel" k ON k.id = r."kernelId" WHERE r.id = "HostUpdate"."rolloutId") AS rollout,
+  (SELECT ${KERNEL_JSON('tk')} FROM "Kernel" tk WHERE tk.id = "HostUpdate"."targetKernelId") AS target`
 
 /**
  * How often the timer's passes do each piece of upkeep, at most (every tick at the default
@@ -267,8 +303,12 @@ export class ControllerLoop {
     if (!applied) return
     for (const w of wavesDone) this.observer.waveFinished?.(r.id, w.wave, w.seconds)
     this.observer.applied?.(r.id, actions)
-    if (!background) return this.enqueueUpdates(toEnqueue)
-    const p = this.enqueueUpdates(toEnqueue).catch((e: unknown) => {
+    const enqueue = () =>
+      toEnqueue.length && typeof toEnqueue[0] !== 'string'
+        ? this.enqueueJobs(toEnqueue as JobRow[])
+        : this.enqueueUpdates(toEnqueue as string[])
+    if (!background) return enqueue()
+    const p = enqueue().catch((e: unknown) => {
       this.reenqueueOwed = true
       this.log(`enqueue failed (retried next tick): ${(e as Error).message}`)
     })
@@ -279,7 +319,8 @@ export class ControllerLoop {
   /**
    * The actions of almost every pass (dispatches, waves starting and ending, a wait's reason) on
    * the pg pool in two round trips: fence and lock with BEGIN, every write in one statement
-   * (then COMMIT). The same checks as `fenced` and `lockRollout`, in the same order.
+   * with COMMIT (returning what the dispatched updates' jobs carry: no query before the
+   * enqueue). The same checks as `fenced` and `lockRollout`, in the same order.
    */
   private async applyFast(
     epoch: number,
@@ -311,10 +352,10 @@ export class ControllerLoop {
       if (held.phase === null) throw new HitlessError('HITLESS_E_NOT_FOUND', `no rollout ${r.id}`)
       if (held.phase !== r.phase) return { applied: false, toEnqueue: [], wavesDone: [] }
       // Every write in one statement, with COMMIT.
-      const rows = await tx.commit<{ id: string | null; wave: number | null; startedAt: number | null }>(
+      const rows = await tx.commit<{ job: JobRow | null; wave: number | null; startedAt: number | null }>(
         `WITH d AS (
            UPDATE "HostUpdate" SET state = 'QUEUED', "dispatchEpoch" = ${sqlLiteral(epoch)}, "updatedAt" = ${t}
-           WHERE id = ANY(${list(dispatch, 'text')}) AND state = 'PENDING' RETURNING id),
+           WHERE id = ANY(${list(dispatch, 'text')}) AND state = 'PENDING' RETURNING ${JOB_FIELDS}),
          s AS (
            UPDATE "Wave" SET "startedAt" = ${t}
            WHERE "rolloutId" = ${id} AND index = ANY(${list(start, 'int')}) AND "startedAt" IS NULL),
@@ -326,13 +367,13 @@ export class ControllerLoop {
            UPDATE "Rollout" SET "phaseReason" = ${sqlLiteral(reason)}, "updatedAt" = ${t}
            WHERE id = ${id} AND ${sqlLiteral(reason)}::text IS NOT NULL
              AND "phaseReason" IS DISTINCT FROM ${sqlLiteral(reason)}::text)
-         SELECT id, NULL::int AS wave, NULL::float8 AS "startedAt" FROM d
+         SELECT to_json(d) AS job, NULL::int AS wave, NULL::float8 AS "startedAt" FROM d
          UNION ALL SELECT NULL, index, "startedAt" FROM f`,
       )
-      const toEnqueue: string[] = []
+      const toEnqueue: JobRow[] = []
       const wavesDone: Applied['wavesDone'] = []
       for (const x of rows) {
-        if (x.id !== null) toEnqueue.push(x.id)
+        if (x.job !== null) toEnqueue.push(x.job)
         else if (x.wave !== null && x.startedAt !== null)
           wavesDone.push({ wave: x.wave, seconds: (now.getTime() - x.startedAt) / 1000 })
       }
@@ -484,52 +525,26 @@ export class ControllerLoop {
   /** Enqueues the jobs of `ids` (one query for what they carry). */
   private async enqueueUpdates(ids: string[]): Promise<void> {
     if (ids.length === 0) return
-    type K = {
-      version: string
-      image: string
-      cmdline: string
-      sha256: string
-      handoverFormat: number
-      initrd: string | null
-    }
-    const rows = await this.db.$queryRaw<
-      {
-        id: string
-        rolloutId: string
-        hostId: string
-        attempt: number
-        epoch: number
-        handoverFormat: number
-        agentId: string
-        strategy: string
-        rollbackOf: string | null
-        target: K | null
-        kernel: K
-      }[]
-    >`
-      SELECT u.id, u."rolloutId", u."hostId", u.attempt, u."dispatchEpoch" AS epoch,
-             u."handoverFormat", h."agentId", r.strategy, r."rollbackOf",
-             CASE WHEN tk.id IS NULL THEN NULL ELSE json_build_object('version', tk.version, 'image', tk.image,
-               'cmdline', tk.cmdline, 'sha256', tk.sha256, 'handoverFormat', tk."handoverFormat", 'initrd', tk.initrd) END AS target,
-             json_build_object('version', k.version, 'image', k.image, 'cmdline', k.cmdline, 'sha256', k.sha256,
-               'handoverFormat', k."handoverFormat", 'initrd', k.initrd) AS kernel
-      FROM "HostUpdate" u
-      JOIN "Host" h ON h.id = u."hostId"
-      JOIN "Rollout" r ON r.id = u."rolloutId"
-      JOIN "Kernel" k ON k.id = r."kernelId"
-      LEFT JOIN "Kernel" tk ON tk.id = u."targetKernelId"
-      WHERE u.id = ANY(${ids})`
+    await this.enqueueJobs(
+      await sqlQuery<JobRow>(this.db, `SELECT ${JOB_FIELDS} FROM "HostUpdate" WHERE id = ANY($1::text[])`, [
+        ids,
+      ]),
+    )
+  }
+
+  /** Enqueues the jobs of these rows (JOB_FIELDS), concurrently. */
+  private async enqueueJobs(rows: JobRow[]): Promise<void> {
     // Concurrently: the adds share one Redis connection and do not wait on each other.
     await Promise.all(
       rows.map(async (u) => {
-        const k = u.target ?? u.kernel
+        const k = u.target ?? u.rollout.kernel
         const job: HostUpdateJob = {
           updateId: u.id,
           rolloutId: u.rolloutId,
           hostId: u.hostId,
           attempt: u.attempt,
           epoch: u.epoch,
-          strategy: u.strategy as Strategy,
+          strategy: u.rollout.strategy as Strategy,
           kernel: {
             version: k.version,
             image: k.image,
@@ -538,7 +553,7 @@ export class ControllerLoop {
             handoverFormat: k.handoverFormat,
             ...(k.initrd ? { initrd: k.initrd } : {}),
           },
-          direction: u.rollbackOf ? 'rollback' : 'forward',
+          direction: u.rollout.rollbackOf ? 'rollback' : 'forward',
           handoverFormat: u.handoverFormat,
         }
         try {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
-import type { Db } from '@hitless/db'
+import { type Db, sqlQuery } from '@hitless/db'
 
 export type Role = 'viewer' | 'operator' | 'admin' | 'agent'
 
@@ -66,9 +66,20 @@ export class TokenService {
     const now = Date.now()
     const hit = this.cache.get(hash)
     if (hit && hit.until > now) return hit.principal
-    const t = await this.db.apiToken.findUnique({ where: { hash } })
+    // On the pg pool (@hitless/db sql.ts): every agent's calls authenticate a token of its own.
+    const [t] = await sqlQuery<{
+      id: string
+      name: string
+      role: string
+      hostId: string | null
+      revoked: boolean
+    }>(
+      this.db,
+      `SELECT id, name, role::text AS role, "hostId", "revokedAt" IS NOT NULL AS revoked FROM "ApiToken" WHERE hash = $1`,
+      [hash],
+    )
     const principal =
-      !t || t.revokedAt ? undefined : { tokenId: t.id, name: t.name, role: t.role as Role, hostId: t.hostId }
+      !t || t.revoked ? undefined : { tokenId: t.id, name: t.name, role: t.role as Role, hostId: t.hostId }
     if (this.cache.size > 10000) this.cache.clear()
     // Unknown tokens are not cached: a token created on another replica works at once.
     if (principal) this.cache.set(hash, { principal, until: now + this.cacheMs })
