@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto'
-import { type Db, sqlLiteral, sqlQuery, sqlTime, sqlTransaction } from '@hitless/db'
-import { HitlessError, type HostUpdateJob, type RolloutPhase, type Strategy } from '@hitless/protocol'
+import { type Db, sqlListen, sqlLiteral, sqlQuery, sqlTime, sqlTransaction } from '@hitless/db'
+import {
+  HitlessError,
+  type HostUpdateJob,
+  type RolloutPhase,
+  type Strategy,
+  VERDICT_CHANNEL,
+} from '@hitless/protocol'
 import { planNext } from '../planner/plan-next.js'
 import type { PlannerAction, PlannerRollout } from '../planner/types.js'
 import type { QueueRepository } from '../queues/queue.repository.js'
@@ -120,6 +126,7 @@ export class ControllerLoop {
   private lastEpoch: number | undefined
   /** When each piece of upkeep last ran (Date.now()): paced by time, not by the tick rate. */
   private readonly lastRun = { reenqueue: 0, silent: 0, verifications: 0 }
+  private verdicts: { close: () => Promise<void> } | undefined
   /** When the last pass that planned started (Date.now()). */
   private lastPlannedAt = 0
   private reenqueueOwed = false
@@ -140,7 +147,9 @@ export class ControllerLoop {
   }
 
   start(): void {
-    this.queues.onVerified(() => this.kick())
+    // A verdict frees its host's slot: the verifier announces it (VERDICT_CHANNEL, at its
+    // commit) and the loop plans at once. The timer covers what a dropped listener misses.
+    this.verdicts ??= sqlListen(this.db, VERDICT_CHANNEL, () => this.kick())
     const run = async () => {
       // A pass that planned within the period (woken by a verdict, a failure, an operator's
       // action) did the timer's planning: this tick renews the lease and does the upkeep due.
@@ -156,6 +165,8 @@ export class ControllerLoop {
   async stop(): Promise<void> {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
+    await this.verdicts?.close()
+    this.verdicts = undefined
     while (this.running) await new Promise((r) => setTimeout(r, 20))
     await Promise.all([...this.enqueues])
   }

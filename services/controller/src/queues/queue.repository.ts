@@ -1,4 +1,4 @@
-import { Queue, QueueEvents } from 'bullmq'
+import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import {
   type HostUpdateJob,
@@ -17,7 +17,6 @@ import {
 export class QueueRepository {
   private readonly connection: Redis
   private readonly queues = new Map<string, Queue>()
-  private verifyEvents: QueueEvents | undefined
 
   constructor(
     private readonly redisUrl: string,
@@ -57,20 +56,6 @@ export class QueueRepository {
     })
   }
 
-  /**
-   * Calls `fn` whenever a verification job completes: a verdict may free a concurrency slot or
-   * end a wave, so the leader plans at once instead of at its next tick.
-   */
-  onVerified(fn: () => void): void {
-    if (this.verifyEvents) return
-    this.verifyEvents = new QueueEvents(VERIFY_QUEUE, {
-      connection: { url: this.redisUrl, maxRetriesPerRequest: null },
-      prefix: this.prefix,
-    })
-    this.verifyEvents.on('error', () => {})
-    this.verifyEvents.on('completed', fn)
-  }
-
   async ping(): Promise<boolean> {
     try {
       return (await this.connection.ping()) === 'PONG'
@@ -90,7 +75,6 @@ export class QueueRepository {
   }
 
   async close(): Promise<void> {
-    await this.verifyEvents?.close()
     await Promise.all([...this.queues.values()].map((q) => q.close()))
     this.connection.disconnect()
   }
