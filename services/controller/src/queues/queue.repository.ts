@@ -19,7 +19,7 @@ export class QueueRepository {
   private readonly queues = new Map<string, Queue>()
 
   constructor(
-    redisUrl: string,
+    private readonly redisUrl: string,
     private readonly prefix: string,
   ) {
     this.connection = new Redis(redisUrl, { maxRetriesPerRequest: null })
