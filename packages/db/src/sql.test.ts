@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { createDb, type Db } from './client.js'
-import { sqlBatch, sqlListen, sqlLiteral, sqlQuery, sqlTime, sqlTransaction } from './sql.js'
+import { sqlBatch, sqlLiteral, sqlQuery, sqlTime, sqlTransaction } from './sql.js'
 import { createTestDatabase } from './test-database.js'
 
 const SERVER = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
@@ -115,27 +115,4 @@ test('a batch of statements in one round trip gives the rows of each', async () 
     [{ b: "x'y" }],
   ])
   assert.deepEqual(await sqlBatch(db, ['SELECT 2 AS a']), [[{ a: 2 }]])
-})
-
-test('a listener hears what is notified on its channel, once committed', async () => {
-  const heard: string[] = []
-  const l = sqlListen(db, 'hitless_test', (p) => heard.push(p))
-  const until = async (n: number) => {
-    for (let i = 0; i < 100 && heard.length < n; i++) await new Promise((r) => setTimeout(r, 20))
-  }
-  // Its connection comes up in the background: notify until it hears.
-  for (let i = 0; i < 50 && heard.length === 0; i++) {
-    await sqlQuery(db, `SELECT pg_notify('hitless_test', 'ping')`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  assert.ok(heard.length > 0)
-  heard.length = 0
-  await sqlTransaction(db, async (tx) => {
-    await tx.query(`SELECT pg_notify('hitless_test', 'a'), pg_notify('other', 'b')`)
-    await new Promise((r) => setTimeout(r, 100))
-    assert.deepEqual(heard, [], 'nothing before the commit')
-  })
-  await until(1)
-  assert.deepEqual(heard, ['a'])
-  await l.close()
 })

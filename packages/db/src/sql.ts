@@ -70,58 +70,6 @@ export async function sqlQuery<R>(db: object, text: string, values?: unknown[]):
 }
 
 /**
- * Calls `fn` with the payload of every NOTIFY on `channel` (PostgreSQL LISTEN), on a connection
- * of its own (built like the pool's), reconnected a second after it fails; notifications sent
- * while it is down are lost, so a listener must also poll. `close` stops it.
- */
-export function sqlListen(
-  db: object,
-  channel: string,
-  fn: (payload: string) => void,
-): { close: () => Promise<void> } {
-  const options = poolOf(db).options
-  let client: pg.Client | undefined
-  let closed = false
-  let retry: NodeJS.Timeout | undefined
-  const connect = async () => {
-    retry = undefined
-    if (closed) return
-    const c = new pg.Client(options)
-    const again = () => {
-      c.removeAllListeners('notification')
-      c.end().catch(() => {})
-      if (client === c) client = undefined
-      if (!closed && !retry) retry = setTimeout(() => void connect(), 1000)
-    }
-    c.on('error', again)
-    c.on('end', again)
-    c.on('notification', (n) => {
-      if (n.channel === channel) fn(n.payload ?? '')
-    })
-    client = c
-    try {
-      await c.connect()
-      await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`)
-    } catch {
-      again()
-    }
-  }
-  void connect()
-  return {
-    close: async () => {
-      closed = true
-      if (retry) clearTimeout(retry)
-      const c = client
-      client = undefined
-      c?.removeAllListeners('end')
-      c?.removeAllListeners('error')
-      c?.on('error', () => {})
-      await c?.end().catch(() => {})
-    },
-  }
-}
-
-/**
  * Several statements without parameters (values inlined with `sqlLiteral`) in one round trip
  * (simple query protocol, one implicit transaction; each statement reads what was committed when
  * it starts); the rows of each.

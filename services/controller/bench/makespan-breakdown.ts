@@ -192,7 +192,7 @@ export function breakdown(o: {
     const k = kicks.find((t) => t >= v)
     if (k !== undefined) wake.push(k - v)
   }
-  lines.push(`  verdict committed → loop kicked, ms: ${dist(wake)}`)
+  lines.push(`  verdict committed → loop kicked (job-completion event), ms: ${dist(wake)}`)
   const ps = rec.passes.filter((p) => p.start >= o.windowStart && p.start <= o.windowEnd)
   const busy = ps.reduce((a, p) => a + p.ms, 0)
   lines.push(

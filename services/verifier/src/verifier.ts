@@ -2,7 +2,7 @@ import { Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import { randomUUID } from 'node:crypto'
 import { type Db, sqlQuery, sqlTime } from '@hitless/db'
-import { parseWith, VERDICT_CHANNEL, VERIFY_QUEUE, type Verdict, VerifyJobSchema } from '@hitless/protocol'
+import { parseWith, VERIFY_QUEUE, type Verdict, VerifyJobSchema } from '@hitless/protocol'
 import { type Judgement, judge, type StoredSnapshot } from './judge.js'
 
 /** Update state a verdict leads to; `unverified` waits for a human (never counted a success). */
@@ -76,8 +76,7 @@ export class VerifierService {
       }
     }
     // The verdict and the update's resulting state in one statement; a verdict recorded
-    // meanwhile (a re-run) is kept, and so is the state it led to. A recorded verdict is
-    // announced on VERDICT_CHANNEL (delivered at commit): the leading controller plans at once.
+    // meanwhile (a re-run) is kept, and so is the state it led to.
     const now = sqlTime(new Date())
     const json = (x: unknown) => (x === undefined || x === null ? null : JSON.stringify(x))
     const [kept] = await sqlQuery<{ verdict: string; recorded: boolean }>(
@@ -89,9 +88,8 @@ export class VerifierService {
          RETURNING verdict),
        u AS (
          UPDATE "HostUpdate" SET state = $8::"HostUpdateState", "updatedAt" = $7::timestamp(3)
-         WHERE id = $2 AND EXISTS (SELECT 1 FROM v)),
-       n AS (SELECT pg_notify($9, $2) FROM v)
-       SELECT verdict, true AS recorded FROM v, (SELECT count(*) FROM n) notified
+         WHERE id = $2 AND EXISTS (SELECT 1 FROM v))
+       SELECT verdict, true AS recorded FROM v
        UNION ALL
        SELECT verdict, false FROM "VerdictRecord" WHERE "updateId" = $2 AND NOT EXISTS (SELECT 1 FROM v)`,
       [
@@ -103,7 +101,6 @@ export class VerifierService {
         json(j.faults),
         now,
         STATE_FOR[j.verdict],
-        VERDICT_CHANNEL,
       ],
     )
     if (!kept?.recorded) return (kept?.verdict ?? j.verdict) as Verdict

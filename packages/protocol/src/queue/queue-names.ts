@@ -15,10 +15,3 @@ export const hostUpdateQueueName = (agentId: string): string => `host-update.${a
 export const hostUpdateJobId = (rolloutId: string, hostId: string, attempt: number, epoch: number): string =>
   `${rolloutId}.${hostId}.a${attempt}.e${epoch}`
 export const verifyJobId = (updateId: string, attempt: number): string => `verify:${updateId}:${attempt}`
-
-/**
- * PostgreSQL NOTIFY channel on which the verifier announces each verdict it records (payload:
- * the update's id), in the verdict's transaction: the leading controller plans at once (a verdict
- * frees its host's slot) instead of at its next tick.
- */
-export const VERDICT_CHANNEL = 'hitless_verdict'

@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { type Db, sqlListen, sqlLiteral, sqlQuery, sqlTime, sqlTransaction } from '@hitless/db'
-import {
-  HitlessError,
-  type HostUpdateJob,
-  type RolloutPhase,
-  type Strategy,
-  VERDICT_CHANNEL,
-} from '@hitless/protocol'
+import { type Db, sqlLiteral, sqlQuery, sqlTime, sqlTransaction } from '@hitless/db'
+import { HitlessError, type HostUpdateJob, type RolloutPhase, type Strategy } from '@hitless/protocol'
 import { planNext } from '../planner/plan-next.js'
 import type { PlannerAction, PlannerRollout } from '../planner/types.js'
 import type { QueueRepository } from '../queues/queue.repository.js'
@@ -126,7 +120,6 @@ export class ControllerLoop {
   private lastEpoch: number | undefined
   /** When each piece of upkeep last ran (Date.now()): paced by time, not by the tick rate. */
   private readonly lastRun = { reenqueue: 0, silent: 0, verifications: 0 }
-  private verdicts: { close: () => Promise<void> } | undefined
   /** When the last pass that planned started (Date.now()). */
   private lastPlannedAt = 0
   private reenqueueOwed = false
@@ -147,9 +140,7 @@ export class ControllerLoop {
   }
 
   start(): void {
-    // A verdict frees its host's slot: the verifier announces it (VERDICT_CHANNEL, at its
-    // commit) and the loop plans at once. The timer covers what a dropped listener misses.
-    this.verdicts ??= sqlListen(this.db, VERDICT_CHANNEL, () => this.kick())
+    this.queues.onVerified(() => this.kick())
     const run = async () => {
       // A pass that planned within the period (woken by a verdict, a failure, an operator's
       // action) did the timer's planning: this tick renews the lease and does the upkeep due.
@@ -165,8 +156,6 @@ export class ControllerLoop {
   async stop(): Promise<void> {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
-    await this.verdicts?.close()
-    this.verdicts = undefined
     while (this.running) await new Promise((r) => setTimeout(r, 20))
     await Promise.all([...this.enqueues])
   }
