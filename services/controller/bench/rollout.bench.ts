@@ -35,12 +35,16 @@ const POLICY: RolloutPolicy = {
 // steps (services/host-agent/src/fleet.ts, seededDurations): the agent process draws the same.
 const { stepMs } = seededDurations(SEED, HOSTS)
 
-/** The machine's CPU time (all cores) as [busy, total] jiffies, for the load during the rollout. */
-function cpuTimes(): [number, number] {
+/**
+ * The machine's CPU time (all cores) as [busy, total, interrupts, steal] jiffies, for the load
+ * during the rollout. Interrupt time (irq, softirq: loopback TCP among others) is charged to no
+ * process; steal is time the hypervisor gave to other guests.
+ */
+function cpuTimes(): [number, number, number, number] {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
   const idle = f[3] + (f[4] ?? 0)
-  const total = f.reduce((a, b) => a + b, 0)
-  return [total - idle, total]
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0)
+  return [total - idle, total, (f[5] ?? 0) + (f[6] ?? 0), f[7] ?? 0]
 }
 
 /** CPU jiffies used so far by PostgreSQL's and Redis's processes and by the given pids. */
@@ -181,7 +185,7 @@ async function main(): Promise<void> {
   const cpu0 = process.cpuUsage()
   const wall0 = Date.now()
   const load0 = loadavg()[0]
-  const [busy0, total0] = cpuTimes()
+  const [busy0, total0, irq0, steal0] = cpuTimes()
   const groups = { 'controller+verifier': process.pid, agent: agent.pid ?? -1 }
   const byGroup0 = cpuByGroup(groups)
   let waitErr: unknown
@@ -201,15 +205,17 @@ async function main(): Promise<void> {
   )
   if (waitErr) throw waitErr
   const cpu = process.cpuUsage(cpu0)
-  const [busy1, total1] = cpuTimes()
+  const [busy1, total1, irq1, steal1] = cpuTimes()
   const machineBusy = (busy1 - busy0) / (total1 - total0)
   // Who used the machine's CPU during the rollout, in cores (the rest is other work on the machine).
   const byGroup1 = cpuByGroup(groups)
   const cores = (j: number) => (j / (total1 - total0)) * cpus().length
   const used = Object.keys(byGroup1).map((k) => [k, cores(byGroup1[k] - byGroup0[k])] as const)
-  const others = cores(busy1 - busy0) - used.reduce((a, [, c]) => a + c, 0)
+  const irq = cores(irq1 - irq0)
+  const steal = cores(steal1 - steal0)
+  const others = cores(busy1 - busy0) - used.reduce((a, [, c]) => a + c, 0) - irq - steal
   console.log(
-    `CPU during the rollout, in cores of ${cpus().length}: ${used.map(([k, c]) => `${k} ${c.toFixed(2)}`).join(', ')}, everything else ${others.toFixed(2)}`,
+    `CPU during the rollout, in cores of ${cpus().length}: ${used.map(([k, c]) => `${k} ${c.toFixed(2)}`).join(', ')}, interrupts ${irq.toFixed(2)}, steal ${steal.toFixed(2)}, other processes ${others.toFixed(2)}`,
   )
   const loadDesc = `load average ${load0.toFixed(1)} → ${loadavg()[0].toFixed(1)}, machine CPU ${(machineBusy * 100).toFixed(0)}% busy`
   console.log(
