@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { createGzip } from 'node:zlib'
-import { type Db, type SqlTx, sqlLiteral, sqlTime, sqlTransaction } from '@hitless/db'
+import { type Db, type SqlTx, sqlBatch, sqlLiteral, sqlTime, sqlTransaction } from '@hitless/db'
 import {
   type FinishBody,
   type FinishFields,
@@ -59,6 +59,35 @@ class Writes {
   }
 }
 
+/**
+ * What ending an attempt sets on the update's row and on its host's (`now`: a time literal);
+ * `claimed`: a step report in the same call also stamps the claim (`claimedAt`).
+ */
+function finishSets(body: FinishFields, now: string, claimed: boolean): { update: string; host: string } {
+  const t = `${now}::timestamp(3)`
+  const stamp = claimed ? `"claimedAt" = ${t}, ` : ''
+  const completed = body.outcome === 'completed'
+  const held = body.outcome === 'failed-held'
+  return {
+    update: completed
+      ? `${stamp}state = 'VERIFYING', "finishedAt" = ${t}, "blackoutMs" = ${sqlLiteral(body.blackoutMs ?? null)}::float8,
+         "toBootId" = ${sqlLiteral(body.bootId)}, "updatedAt" = ${t}`
+      : `${stamp}state = '${held ? 'FAILED_HELD' : 'FAILED'}', "finishedAt" = ${t},
+         "failureReason" = ${sqlLiteral(body.reason ?? body.outcome)}, "updatedAt" = ${t}`,
+    host: `state = '${completed ? 'READY' : held ? 'FAILED_HELD' : 'READY'}', kernel = ${sqlLiteral(body.kernel)},
+           "bootId" = ${sqlLiteral(body.bootId)}, "lastHeartbeat" = ${t}`,
+  }
+}
+
+/**
+ * The call of the common case, which `AgentService.commonCase` makes in one round trip: a claim
+ * of a step not journaled yet, or the report of the step running, carrying the claim of a next
+ * step not journaled yet or the end of the attempt.
+ */
+type CommonCall =
+  | { kind: 'claim'; step: string }
+  | { kind: 'report'; body: StepReportBody; next?: string; finish?: FinishFields }
+
 /** What a claim writes: the step running, the update RUNNING and claimed, the host UPDATING. */
 interface ClaimWrite {
   step: string
@@ -80,7 +109,12 @@ export class AgentService {
     private readonly db: Db,
     /** A step held by another worker longer than this is taken over (its lock expired). */
     private readonly takeoverMs: number,
+    /** False: always the full path (tests compare the two). */
+    private readonly oneRoundTrip = true,
   ) {}
+
+  /** Calls answered by the one-round-trip common case (`commonCase`), for tests and benchmarks. */
+  commonCalls = 0
 
   /**
    * Locks the update's row and reads it with its host's state, then reads the journal rows of
@@ -176,7 +210,89 @@ export class AgentService {
     w.add(`UPDATE "Host" SET ${set}, "updatedAt" = ${now}::timestamp(3) WHERE id = ${w.v(u.hostId)}`)
   }
 
+  /**
+   * The common case in one round trip: the update's lock, then one statement that writes only
+   * if the update is exactly in the state where the checks of `claimStep` / `reportStep` pass
+   * and lead to these writes (the same writes), COMMIT. False when it is not (nothing written):
+   * the caller then takes the full path, which reads under the lock, refuses or answers the
+   * uncommon cases (redeliveries, skips, takeovers, stale jobs) and writes.
+   *
+   * The condition (`g`): the caller's host, the job's attempt and epoch, the update QUEUED or
+   * RUNNING; for a claim, unclaimed or claimed by this worker and the step not journaled; for a
+   * report, claimed by this worker, the reported step running, and a next step to claim not
+   * journaled. Its statement starts after the lock is held, so it reads what the call before
+   * committed.
+   */
+  private async commonCase(
+    principal: Principal,
+    updateId: string,
+    ctx: { attempt: number; epoch: number; worker: string },
+    call: CommonCall,
+  ): Promise<boolean> {
+    if (!this.oneRoundTrip || principal.role !== 'agent' || !principal.hostId) return false
+    const L = sqlLiteral
+    const id = L(updateId)
+    const host = L(principal.hostId)
+    const now = L(sqlTime(new Date()))
+    const t = `${now}::timestamp(3)`
+    const journaled = (step: string, status?: string) =>
+      `SELECT 1 FROM "UpdateStep" s WHERE s."updateId" = u.id AND s.attempt = u.attempt AND s.step = ${L(step)}${
+        status ? ` AND s.status = ${L(status)}` : ''
+      }`
+    const claimed = call.kind === 'claim' ? call.step : call.next
+    const cond = [
+      `u.id = ${id} AND u."hostId" = ${host} AND u.attempt = ${L(ctx.attempt)} AND u."dispatchEpoch" = ${L(ctx.epoch)}`,
+      `u.state IN ('QUEUED', 'RUNNING')`,
+      call.kind === 'claim'
+        ? `(u."claimedBy" IS NULL OR u."claimedBy" = ${L(ctx.worker)})`
+        : `u."claimedBy" = ${L(ctx.worker)} AND EXISTS (${journaled(call.body.step, 'running')})`,
+      ...(claimed !== undefined ? [`NOT EXISTS (${journaled(claimed)})`] : []),
+    ]
+    const writes: string[] = []
+    if (call.kind === 'report') {
+      const b = call.body
+      writes.push(
+        `UPDATE "UpdateStep" s SET status = ${L(b.status)}, "finishedAt" = ${t}, "durationMs" = ${L(b.durationMs)}
+           ${b.detail !== undefined ? `, detail = ${L(JSON.stringify(b.detail))}::jsonb` : ''}
+         FROM g WHERE s."updateId" = g.id AND s.attempt = g.attempt AND s.step = ${L(b.step)}`,
+      )
+    }
+    if (claimed !== undefined) {
+      writes.push(
+        `INSERT INTO "UpdateStep" (id, "updateId", attempt, step, status, "startedAt")
+         SELECT ${L(randomUUID())}, g.id, g.attempt, ${L(claimed)}, 'running', ${t} FROM g`,
+        `UPDATE "HostUpdate" x SET state = 'RUNNING', "claimedBy" = ${L(ctx.worker)}, "claimedAt" = ${t},
+           "startedAt" = COALESCE(x."startedAt", ${t}), "updatedAt" = ${t}
+         FROM g WHERE x.id = g.id`,
+        `UPDATE "Host" y SET state = 'UPDATING', "updatedAt" = ${t}
+         FROM g WHERE y.id = ${host} AND y.state <> 'UPDATING'`,
+      )
+    } else if (call.kind === 'report' && call.finish) {
+      const set = finishSets(call.finish, now, true)
+      writes.push(
+        `UPDATE "HostUpdate" x SET ${set.update} FROM g WHERE x.id = g.id`,
+        `UPDATE "Host" y SET ${set.host}, "updatedAt" = ${t} FROM g WHERE y.id = ${host}`,
+      )
+    } else {
+      // A report alone: the journal stamps the claim.
+      writes.push(`UPDATE "HostUpdate" x SET "claimedAt" = ${t}, "updatedAt" = ${t} FROM g WHERE x.id = g.id`)
+    }
+    const ctes = writes.map((w, i) => `w${i} AS (${w})`).join(', ')
+    // One implicit transaction: the lock is held from the first statement to the end, and the
+    // second reads (READ COMMITTED, a snapshot of its own) what the call before committed.
+    const [, rows] = (await sqlBatch(this.db, [
+      `SELECT 1 FROM "HostUpdate" WHERE id = ${id} FOR UPDATE`,
+      `WITH g AS (SELECT u.id, u.attempt FROM "HostUpdate" u WHERE ${cond.join(' AND ')}), ${ctes}
+       SELECT count(*)::int AS held FROM g`,
+    ])) as [unknown[], { held: number }[]]
+    if (rows[0]?.held !== 1) return false
+    this.commonCalls++
+    return true
+  }
+
   async claimStep(principal: Principal, updateId: string, body: StepClaimBody): Promise<StepClaimResponse> {
+    if (await this.commonCase(principal, updateId, body, { kind: 'claim', step: body.step }))
+      return { action: 'run' }
     return sqlTransaction(this.db, async (tx) => {
       const {
         u,
@@ -231,6 +347,11 @@ export class AgentService {
       throw new HitlessError('HITLESS_E_VALIDATION', 'body/finish is not allowed with body/next', {
         field: 'finish',
       })
+    }
+    if (await this.commonCase(principal, updateId, body, { kind: 'report', body, next, finish })) {
+      if (next !== undefined) return { next: { action: 'run' } }
+      if (finish !== undefined) return { verifying: finish.outcome === 'completed' }
+      return undefined
     }
     return sqlTransaction(this.db, async (tx) => {
       // The reported step's journal row and the next one's, read with the lock.
@@ -315,31 +436,10 @@ export class AgentService {
   ): { verifying: boolean; wrote: boolean } {
     if (u.state !== 'RUNNING' && u.state !== 'QUEUED')
       return { verifying: u.state === 'VERIFYING', wrote: false }
-    const stamp = claimed ? `"claimedAt" = ${now}::timestamp(3), ` : ''
-    const host = (state: string) =>
-      this.writeHost(
-        w,
-        u,
-        `state = '${state}', kernel = ${w.v(body.kernel)}, "bootId" = ${w.v(body.bootId)}, "lastHeartbeat" = ${now}::timestamp(3)`,
-        now,
-      )
-    if (body.outcome === 'completed') {
-      w.add(
-        `UPDATE "HostUpdate" SET ${stamp}state = 'VERIFYING', "finishedAt" = ${now}::timestamp(3),
-           "blackoutMs" = ${w.v(body.blackoutMs ?? null)}::float8, "toBootId" = ${w.v(body.bootId)}, "updatedAt" = ${now}::timestamp(3)
-         WHERE id = ${w.v(u.id)}`,
-      )
-      host('READY')
-      return { verifying: true, wrote: true }
-    }
-    const held = body.outcome === 'failed-held'
-    w.add(
-      `UPDATE "HostUpdate" SET ${stamp}state = '${held ? 'FAILED_HELD' : 'FAILED'}', "finishedAt" = ${now}::timestamp(3),
-         "failureReason" = ${w.v(body.reason ?? body.outcome)}, "updatedAt" = ${now}::timestamp(3)
-       WHERE id = ${w.v(u.id)}`,
-    )
-    host(held ? 'FAILED_HELD' : 'READY')
-    return { verifying: false, wrote: true }
+    const set = finishSets(body, now, claimed)
+    w.add(`UPDATE "HostUpdate" SET ${set.update} WHERE id = ${w.v(u.id)}`)
+    this.writeHost(w, u, set.host, now)
+    return { verifying: body.outcome === 'completed', wrote: true }
   }
 
   /** Ends an attempt; returns true when the update now waits for the verifier. */
