@@ -10,3 +10,20 @@ import type { HelperArg, HelperOk } from './helper-protocol.js'
 export interface HelperTransport {
   call(command: string, ...args: HelperArg[]): Promise<HelperOk>
 }
+
+/**
+ * Runs `fn`; when it fails, closes `fds` in the helper (best effort: the first error is the one
+ * that matters) and rethrows, so a failed request leaves no file open in the long-lived helper.
+ */
+export async function closingOnFailure<T>(
+  helper: HelperTransport,
+  fds: number[],
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await fn()
+  } catch (e) {
+    for (const fd of fds) await helper.call('close', fd).catch(() => {})
+    throw e
+  }
+}

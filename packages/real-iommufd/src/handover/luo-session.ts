@@ -1,8 +1,9 @@
 // The blob and its memfds in a LUO session (/dev/liveupdate, include/uapi/linux/liveupdate.h):
 // created and preserved before the kexec, retrieved after it. The session fd must stay open into
 // the kexec reboot (the helper holds it), or LUO drops the session.
-import type { HelperTransport } from '../helper-transport.js'
+
 import { num } from '../helper-protocol.js'
+import { closingOnFailure, type HelperTransport } from '../helper-transport.js'
 
 /** LUO token of the blob; memfds take their own tokens (1, 2, ...). */
 export const BLOB_TOKEN = 0
@@ -15,10 +16,18 @@ export async function preserveInSession(
   memfds: { fd: number; luoToken: number }[],
 ): Promise<{ sessionFd: number; blobFd: number }> {
   const blobFd = num(await helper.call('memfd_create', `${session}-blob`, blob.length), 'fd')
-  await helper.call('fd_write', blobFd, 0, Buffer.from(blob).toString('hex'))
-  const sessionFd = num(await helper.call('luo_create_session', session), 'fd')
-  await helper.call('luo_preserve', sessionFd, blobFd, BLOB_TOKEN)
-  for (const m of memfds) await helper.call('luo_preserve', sessionFd, m.fd, m.luoToken)
+  await closingOnFailure(helper, [blobFd], () =>
+    helper.call('fd_write', blobFd, 0, Buffer.from(blob).toString('hex')),
+  )
+  const sessionFd = await closingOnFailure(helper, [blobFd], async () =>
+    num(await helper.call('luo_create_session', session), 'fd'),
+  )
+  // Closing a session fd before the kexec drops the session: a failed preserve leaves none behind
+  // to block a retry under the same name.
+  await closingOnFailure(helper, [sessionFd, blobFd], async () => {
+    await helper.call('luo_preserve', sessionFd, blobFd, BLOB_TOKEN)
+    for (const m of memfds) await helper.call('luo_preserve', sessionFd, m.fd, m.luoToken)
+  })
   return { sessionFd, blobFd }
 }
 

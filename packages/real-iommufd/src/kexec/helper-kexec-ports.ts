@@ -10,7 +10,7 @@ import {
   type LuoPort,
 } from '@hitless/live-update'
 import { HelperError, num } from '../helper-protocol.js'
-import type { HelperTransport } from '../helper-transport.js'
+import { closingOnFailure, type HelperTransport } from '../helper-transport.js'
 
 /** The largest chunk of a file moved per request: the helper's lines are at most 4 MiB of hex. */
 const CHUNK = 512 * 1024
@@ -25,9 +25,16 @@ export function helperLuo(helper: HelperTransport): LuoPort {
     createSession: async (name) => num(await helper.call('luo_create_session', name), 'fd'),
     async preserve(sessionFd, token, bytes) {
       const fd = num(await helper.call('memfd_create', `luo-${token}`, Math.max(bytes.length, 1)), 'fd')
-      for (let off = 0; off < bytes.length; off += CHUNK)
-        await helper.call('fd_write', fd, off, Buffer.from(bytes.subarray(off, off + CHUNK)).toString('hex'))
-      await helper.call('luo_preserve', sessionFd, fd, token)
+      await closingOnFailure(helper, [fd], async () => {
+        for (let off = 0; off < bytes.length; off += CHUNK)
+          await helper.call(
+            'fd_write',
+            fd,
+            off,
+            Buffer.from(bytes.subarray(off, off + CHUNK)).toString('hex'),
+          )
+        await helper.call('luo_preserve', sessionFd, fd, token)
+      })
     },
     retrieveSession: async (name) => num(await helper.call('luo_retrieve_session', name), 'fd'),
     async retrieve(sessionFd, token) {
