@@ -1,7 +1,5 @@
 import { fileURLToPath } from 'node:url'
 
-let image: Promise<URL> | undefined
-
 /**
  * The kernel worker's code as one ES module (a data: URL), built once per process before any
  * update starts — the kernel image `kexec -l` stages ahead of the kexec itself.
@@ -13,9 +11,25 @@ let image: Promise<URL> | undefined
  * in ~120-170 ms. The bundler is esbuild — the same one tsx compiles every .ts file of the project
  * with (tsx depends on it), so it is always installed where the project runs.
  */
-export function kernelImage(): Promise<URL> {
-  image ??= build()
-  return image
+export const kernelImage: () => Promise<URL> = keptOnSuccess(build)
+
+/**
+ * `make` run once and its result kept — unless it fails: a failed build is not kept, so the next
+ * update builds again instead of failing for the life of the agent process (a file being
+ * replaced on disk during a deploy, say). Callers waiting on a build share it.
+ */
+export function keptOnSuccess<T>(make: () => Promise<T>): () => Promise<T> {
+  let kept: Promise<T> | undefined
+  return () => {
+    if (!kept) {
+      const p = make()
+      kept = p
+      p.catch(() => {
+        if (kept === p) kept = undefined
+      })
+    }
+    return kept
+  }
 }
 
 async function build(): Promise<URL> {
