@@ -70,7 +70,7 @@ for (const [hardware, strategy] of [
   })
 }
 
-for (const hardware of ['smmuv3-bbml0', 'vtd-scalable'] as const) {
+for (const hardware of ['smmuv3-bbml0', 'smmuv3-bbml2', 'vtd-legacy', 'vtd-scalable'] as const) {
   test(`concurrent naive on ${hardware} faults on a real thread (the control experiment) and is never hitless`, async () => {
     const r = await simulateUpdate({ hardware, strategy: 'naive', mappings: 512, mode: 'concurrent', ...SLO })
     // The update itself completes (the new kernel reset the IOMMU and restored): the faults are
