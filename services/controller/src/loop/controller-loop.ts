@@ -484,9 +484,36 @@ export class ControllerLoop {
       if (k) targets.set(u.hostId, { kernelId: k.id, version: k.version, handoverFormat: k.handoverFormat })
     }
     const hosts = updates.filter((u) => targets.has(u.hostId)).map((u) => u.host)
-    if (hosts.length === 0) return
+    // A previous kernel no longer registered (checked at creation; deleted since, or the host's
+    // kernel changed before its dispatch) cannot be staged: its hosts are named, not skipped quietly.
+    const unknown = updates.filter((u) => !targets.has(u.hostId))
+    const cannot = unknown.length
+      ? `; cannot roll back ${unknown.map((u) => `${u.host.name} (previous kernel ${u.fromKernel ?? 'unknown'} is not registered)`).join(', ')}`
+      : ''
     const policy = { ...(parent.policy as Record<string, unknown>) }
     const id = `ro-${randomUUID()}`
+    if (hosts.length === 0) {
+      // Still a rollback rollout, done with nothing to do: the record of the attempt, and what
+      // tells the planner this halt's rollback was started (it is not retried every pass).
+      await tx.rollout.create({
+        data: {
+          id,
+          name: `rollback of ${parent.name}`,
+          kernelId: parent.kernelId,
+          strategy: parent.strategy,
+          policy: { ...policy, onHalt: 'keep', selector: { names: [] } },
+          phase: 'COMPLETED',
+          phaseReason: `nothing to roll back${cannot}`,
+          rollbackOf: parentId,
+          createdBy: 'controller (onHalt rollback)',
+        },
+      })
+      await tx.rollout.update({
+        where: { id: parentId },
+        data: { phaseReason: `${parent.phaseReason ?? 'halted'}${cannot}` },
+      })
+      return
+    }
     await tx.rollout.create({
       data: {
         id,
@@ -517,7 +544,7 @@ export class ControllerLoop {
     await tx.rollout.update({
       where: { id: parentId },
       data: {
-        phaseReason: `${parent.phaseReason ?? 'halted'}; rolling back ${hosts.length} host(s) in ${id}`,
+        phaseReason: `${parent.phaseReason ?? 'halted'}; rolling back ${hosts.length} host(s) in ${id}${cannot}`,
       },
     })
   }
