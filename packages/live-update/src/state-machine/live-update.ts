@@ -7,7 +7,18 @@ import {
   UPDATE_STEPS,
   type UpdateStep,
 } from '@hitless/protocol'
-import { EmulatedKexecExecutor, HANDOVER_NAME } from '../kexec/kexec-executor.js'
+import {
+  checkKernelArtifact,
+  type KernelArtifact,
+  type KernelFiles,
+  kexecTargetOf,
+} from '../kexec/kernel-artifact.js'
+import {
+  EmulatedKexecExecutor,
+  HANDOVER_NAME,
+  type KexecExecutor,
+  type KexecTarget,
+} from '../kexec/kexec-executor.js'
 import type { JobContext } from '../handover/handover-format.js'
 import type { EmulatedMachine } from '../machine/emulated-machine.js'
 import type { GuestVmm } from '../machine/guest-vmm.js'
@@ -58,6 +69,20 @@ export interface LiveUpdateOptions {
   host?: string
   /** Where the journal lives. Default the machine's disk. */
   journal?: JournalStore
+  /**
+   * The target kernel's artifact (the job's `kernel`): PREFLIGHT checks its image's SHA-256 on the
+   * host through `kernelFiles`, KEXEC stages exactly its image, initrd and command line. Without
+   * it (`hitless simulate`, no job) KEXEC stages a simulated `vmlinuz-<targetKernel>`.
+   */
+  kernelImage?: KernelArtifact
+  /** The host's boot files (required with `kernelImage`). */
+  kernelFiles?: KernelFiles
+  /** The executor KEXEC goes through. Default the emulated machine's (`EmulatedKexecExecutor`). */
+  kexecExecutor?: (
+    machine: EmulatedMachine,
+    preservedFrames: () => Iterable<number>,
+    bootTicks: number,
+  ) => KexecExecutor
 }
 
 export interface LiveUpdateResult {
@@ -236,10 +261,24 @@ export class LiveUpdate {
   }
 
   private async preflight(): Promise<Record<string, unknown>> {
-    return preflightChecks(this.kernel, this.host.vmm, {
+    // The target kernel's image is on the host and is the artifact's (a failure: old state live).
+    let artifact: Record<string, unknown> = {}
+    if (this.o.kernelImage) {
+      if (!this.o.kernelFiles) throw new Error("no way to read the host's boot files (kernelFiles)")
+      artifact = (await checkKernelArtifact(this.o.kernelFiles, this.o.kernelImage)).detail
+    }
+    const checks = await preflightChecks(this.kernel, this.host.vmm, {
       ...this.plan,
       resumedAfterKexec: this.journal.preBootId !== undefined,
     })
+    return { ...checks, ...artifact }
+  }
+
+  /** What KEXEC stages: the artifact checked in PREFLIGHT, or (simulation, no artifact) a stand-in. */
+  private get kexecTarget(): KexecTarget {
+    return this.o.kernelImage
+      ? kexecTargetOf(this.o.kernelImage)
+      : { image: `vmlinuz-${this.o.targetKernel}`, cmdline: '' }
   }
 
   private async preserve(): Promise<Record<string, unknown>> {
@@ -279,12 +318,12 @@ export class LiveUpdate {
     )
     this.setDisk('t0', t0)
     // The emulated host behind the KexecExecutor interface (src/kexec/): stage, keep the blob, reboot.
-    const executor = new EmulatedKexecExecutor(
+    const executor = (this.o.kexecExecutor ?? ((m, f, t) => new EmulatedKexecExecutor(m, f, t)))(
       this.machine,
       () => old.allocator.preservedFrames(),
       this.o.bootTicks ?? 256,
     )
-    await executor.stage({ image: `vmlinuz-${this.o.targetKernel}`, cmdline: '' })
+    await executor.stage(this.kexecTarget)
     await executor.preserve(HANDOVER_NAME, blob)
     await executor.reboot()
     if (this.inject.has('slow-kexec')) {
