@@ -76,7 +76,6 @@ export async function buildController(
     { intervalMs: cfg.loopIntervalMs, heartbeatTimeoutMs: cfg.heartbeatTimeoutMs },
     (m) => app.log.info(m),
   )
-  loop.observer = { waveFinished: (_r, _w, seconds) => metrics.observeWave(seconds) }
   const ctx: ControllerContext = {
     db,
     queues,

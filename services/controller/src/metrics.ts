@@ -1,15 +1,29 @@
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
-import type { Db } from '@hitless/db'
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client'
+import { type Db, Prisma } from '@hitless/db'
 import type { QueueRepository } from './queues/queue.repository.js'
+import {
+  counterSamples,
+  type HistogramRow,
+  histogramSamples,
+  SnapshotMetric,
+} from './metrics/snapshot-metric.js'
 
 /** Blackout buckets in seconds: GCE publishes 50 ms median / 300 ms p99 for live migration. */
 const BLACKOUT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30]
+const WAVE_BUCKETS = [10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400]
+
+/** States a host update ends in (until an operator retries it). */
+const RESULTS = ['SUCCEEDED', 'NEEDS_REVIEW', 'FAILED', 'FAILED_HELD', 'CANCELLED'] as const
+const ACTIVE_PHASES = ['PENDING', 'RUNNING', 'PAUSED', 'HALTED'] as const
+/** The audit action of an operator's retry, whose detail keeps the retried attempt's state and verdict. */
+const RETRY_ACTION = 'rollout.retry-host'
 
 /**
  * Prometheus metrics, named in the style of Argo Rollouts (`rollout_phase`, `rollout_info`, ...)
- * under the `hitless_` prefix. Gauges are refreshed from PostgreSQL at scrape time, so every
- * replica reports the same truth whichever one leads; histograms of blackouts and wave
- * durations are rebuilt from the recent rows for the same reason.
+ * under the `hitless_` prefix. Everything is computed from PostgreSQL (and Redis for the queues)
+ * at scrape time, so every replica reports the same truth whichever one leads. Gauges are the
+ * current state; counters and histograms are totals over all rows ever written, so they only go
+ * up (`SnapshotMetric`) and `rate()`, `increase()` and `histogram_quantile()` over them are right.
  */
 export class ControllerMetrics {
   readonly registry = new Registry()
@@ -31,10 +45,15 @@ export class ControllerMetrics {
     labelNames: ['rollout', 'state'],
     registers: [this.registry],
   })
-  private readonly hostUpdates = new Gauge({
-    name: 'hitless_host_updates_total',
-    help: 'Host updates by result (terminal states) or by state in flight',
-    labelNames: ['result'],
+  private readonly hostUpdates = new SnapshotMetric(
+    'hitless_host_updates_total',
+    'Host update attempts that ended, by result (succeeded, needs_review, failed, failed_held, cancelled), retried ones included',
+    'counter',
+  ).register(this.registry)
+  private readonly hostUpdatesInFlight = new Gauge({
+    name: 'hitless_host_updates_in_flight',
+    help: 'Host updates not ended, by state (PENDING, QUEUED, RUNNING, VERIFYING)',
+    labelNames: ['state'],
     registers: [this.registry],
   })
   private readonly hostsByState = new Gauge({
@@ -43,31 +62,26 @@ export class ControllerMetrics {
     labelNames: ['state'],
     registers: [this.registry],
   })
-  private readonly verdicts = new Gauge({
-    name: 'hitless_verdicts_total',
-    help: 'Verdicts by kind',
-    labelNames: ['verdict'],
-    registers: [this.registry],
-  })
-  private readonly dmaFaults = new Gauge({
-    name: 'hitless_dma_faults_total',
-    help: 'DMA faults seen across updates, by hardware model and kind (groundTruth, recorded, lost)',
-    labelNames: ['hardware', 'kind'],
-    registers: [this.registry],
-  })
-  private readonly blackout = new Histogram({
-    name: 'hitless_host_blackout_seconds',
-    help: 'Guest-visible blackout of host updates (most recent 10,000)',
-    buckets: BLACKOUT_BUCKETS,
-    labelNames: ['strategy'],
-    registers: [this.registry],
-  })
-  private readonly waveDuration = new Histogram({
-    name: 'hitless_wave_duration_seconds',
-    help: 'Time from a wave start to its last host ending (most recent 1,000 waves)',
-    buckets: [10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400],
-    registers: [this.registry],
-  })
+  private readonly verdicts = new SnapshotMetric(
+    'hitless_verdicts_total',
+    'Verdicts given, by kind, retried attempts included',
+    'counter',
+  ).register(this.registry)
+  private readonly dmaFaults = new SnapshotMetric(
+    'hitless_dma_faults_total',
+    'DMA faults seen across the verdicts of updates, by hardware model and kind (groundTruth, recorded, lost)',
+    'counter',
+  ).register(this.registry)
+  private readonly blackout = new SnapshotMetric(
+    'hitless_host_blackout_seconds',
+    'Guest-visible blackout of every host update that measured one, by rollout strategy',
+    'histogram',
+  ).register(this.registry)
+  private readonly waveDuration = new SnapshotMetric(
+    'hitless_wave_duration_seconds',
+    'Time from a wave start to its last host ending, over every finished wave',
+    'histogram',
+  ).register(this.registry)
   private readonly queueDepth = new Gauge({
     name: 'hitless_queue_depth',
     help: 'Jobs waiting, active, delayed or prioritised per queue',
@@ -89,42 +103,45 @@ export class ControllerMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'hitless_controller_' })
   }
 
-  /** Called by the loop when a wave ends (kept until the next scrape rebuilds from PostgreSQL). */
-  observeWave(seconds: number): void {
-    this.waveDuration.observe(seconds)
-  }
-
-  /** Refreshes every metric from PostgreSQL and Redis at scrape time (the truth, not counters). */
+  /** Refreshes every metric from PostgreSQL and Redis at scrape time (the truth, not in-process counts). */
   async collect(db: Db, queues: QueueRepository, isLeader: boolean): Promise<string> {
-    const [rollouts, phases, states, hosts, verdicts, faults, blackouts, waves, active, lease] =
+    const [rollouts, phases, states, hosts, verdicts, retried, faults, blackouts, waves, active, lease] =
       await Promise.all([
         db.rollout.findMany({
-          where: { phase: { in: ['PENDING', 'RUNNING', 'PAUSED', 'HALTED'] } },
+          where: { phase: { in: [...ACTIVE_PHASES] } },
           select: { id: true, name: true, phase: true },
         }),
         db.rollout.groupBy({ by: ['phase'], _count: true }),
         db.hostUpdate.groupBy({ by: ['state'], _count: true }),
         db.host.groupBy({ by: ['state'], _count: true }),
         db.verdictRecord.groupBy({ by: ['verdict'], _count: true }),
-        db.$queryRaw<{ hardware: string; gt: bigint; rec: bigint; lost: bigint }[]>`
+        // A retry clears the attempt's state and deletes its verdict; the audit keeps both.
+        db.$queryRaw<{ state: string | null; verdict: string | null; n: number }[]>`
+        SELECT detail->'previous'->>'state' AS state, detail->'previous'->>'verdict' AS verdict,
+               count(*)::int AS n
+        FROM "AuditEvent" WHERE action = ${RETRY_ACTION} GROUP BY 1, 2`,
+        db.$queryRaw<{ hardware: string; gt: number; rec: number; lost: number }[]>`
         SELECT h.hardware,
-               coalesce(sum((v.faults->>'groundTruth')::bigint), 0) AS gt,
-               coalesce(sum((v.faults->>'recorded')::bigint), 0) AS rec,
-               coalesce(sum((v.faults->>'lost')::bigint), 0) AS lost
+               coalesce(sum((v.faults->>'groundTruth')::bigint), 0)::float8 AS gt,
+               coalesce(sum((v.faults->>'recorded')::bigint), 0)::float8 AS rec,
+               coalesce(sum((v.faults->>'lost')::bigint), 0)::float8 AS lost
         FROM "VerdictRecord" v JOIN "HostUpdate" u ON u.id = v."updateId" JOIN "Host" h ON h.id = u."hostId"
         WHERE v.faults IS NOT NULL GROUP BY h.hardware`,
-        db.$queryRaw<{ strategy: string; ms: number }[]>`
-        SELECT r.strategy, u."blackoutMs" AS ms FROM "HostUpdate" u JOIN "Rollout" r ON r.id = u."rolloutId"
-        WHERE u."blackoutMs" IS NOT NULL ORDER BY u."finishedAt" DESC NULLS LAST LIMIT 10000`,
-        db.wave.findMany({
-          where: { finishedAt: { not: null }, startedAt: { not: null } },
-          select: { startedAt: true, finishedAt: true },
-          orderBy: { finishedAt: 'desc' },
-          take: 1000,
-        }),
+        db.$queryRaw<HistogramSql[]>`
+        SELECT r.strategy AS label, ${bucketCounts(Prisma.sql`u."blackoutMs" / 1000`, BLACKOUT_BUCKETS)} AS le,
+               count(*)::float8 AS count, sum(u."blackoutMs" / 1000)::float8 AS sum
+        FROM "HostUpdate" u JOIN "Rollout" r ON r.id = u."rolloutId"
+        WHERE u."blackoutMs" IS NOT NULL GROUP BY r.strategy`,
+        db.$queryRaw<HistogramSql[]>`
+        WITH w AS (
+          SELECT extract(epoch FROM "finishedAt" - "startedAt")::float8 AS s FROM "Wave"
+          WHERE "finishedAt" IS NOT NULL AND "startedAt" IS NOT NULL)
+        SELECT '' AS label, ${bucketCounts(Prisma.sql`s`, WAVE_BUCKETS)} AS le,
+               count(*)::float8 AS count, coalesce(sum(s), 0)::float8 AS sum
+        FROM w`,
         db.hostUpdate.groupBy({
           by: ['rolloutId', 'state'],
-          where: { rollout: { phase: { in: ['PENDING', 'RUNNING', 'PAUSED', 'HALTED'] } } },
+          where: { rollout: { phase: { in: [...ACTIVE_PHASES] } } },
           _count: true,
         }),
         db.controllerLease.findUnique({ where: { id: 1 } }),
@@ -135,27 +152,67 @@ export class ControllerMetrics {
     for (const p of phases) this.rolloutsByPhase.set({ phase: p.phase }, p._count)
     this.rolloutHosts.reset()
     for (const a of active) this.rolloutHosts.set({ rollout: a.rolloutId, state: a.state }, a._count)
-    this.hostUpdates.reset()
-    for (const s of states) this.hostUpdates.set({ result: s.state.toLowerCase() }, s._count)
+
+    const ended = new Map<string, number>(RESULTS.map((s) => [s, 0]))
+    this.hostUpdatesInFlight.reset()
+    for (const s of states)
+      if (ended.has(s.state)) ended.set(s.state, s._count)
+      else this.hostUpdatesInFlight.set({ state: s.state }, s._count)
+    const given = new Map<string, number>(verdicts.map((v) => [v.verdict, v._count]))
+    for (const r of retried) {
+      if (r.state && ended.has(r.state)) ended.set(r.state, ended.get(r.state)! + r.n)
+      if (r.verdict) given.set(r.verdict, (given.get(r.verdict) ?? 0) + r.n)
+    }
+    this.hostUpdates.publish(
+      counterSamples([...ended].map(([s, n]) => ({ labels: { result: s.toLowerCase() }, value: n }))),
+    )
+    this.verdicts.publish(counterSamples([...given].map(([v, n]) => ({ labels: { verdict: v }, value: n }))))
+    this.dmaFaults.publish(
+      counterSamples(
+        faults.flatMap((f) => [
+          { labels: { hardware: f.hardware, kind: 'groundTruth' }, value: Number(f.gt) },
+          { labels: { hardware: f.hardware, kind: 'recorded' }, value: Number(f.rec) },
+          { labels: { hardware: f.hardware, kind: 'lost' }, value: Number(f.lost) },
+        ]),
+      ),
+    )
+    this.blackout.publish(
+      histogramSamples(
+        'hitless_host_blackout_seconds',
+        BLACKOUT_BUCKETS,
+        blackouts.map((b) => histogramRow(b, { strategy: b.label })),
+      ),
+    )
+    this.waveDuration.publish(
+      histogramSamples(
+        'hitless_wave_duration_seconds',
+        WAVE_BUCKETS,
+        waves.map((w) => histogramRow(w, {})),
+      ),
+    )
     this.hostsByState.reset()
     for (const h of hosts) this.hostsByState.set({ state: h.state }, h._count)
-    this.verdicts.reset()
-    for (const v of verdicts) this.verdicts.set({ verdict: v.verdict }, v._count)
-    this.dmaFaults.reset()
-    for (const f of faults) {
-      this.dmaFaults.set({ hardware: f.hardware, kind: 'groundTruth' }, Number(f.gt))
-      this.dmaFaults.set({ hardware: f.hardware, kind: 'recorded' }, Number(f.rec))
-      this.dmaFaults.set({ hardware: f.hardware, kind: 'lost' }, Number(f.lost))
-    }
-    this.blackout.reset()
-    for (const b of blackouts) this.blackout.observe({ strategy: b.strategy }, b.ms / 1000)
-    this.waveDuration.reset()
-    for (const w of waves)
-      this.waveDuration.observe((w.finishedAt!.getTime() - w.startedAt!.getTime()) / 1000)
     this.queueDepth.reset()
     for (const [q, n] of Object.entries(await queues.depths())) this.queueDepth.set({ queue: q }, n)
     this.leader.set(isLeader ? 1 : 0)
     this.epoch.set(lease?.epoch ?? 0)
     return this.registry.metrics()
   }
+}
+
+interface HistogramSql {
+  label: string
+  le: number[]
+  count: number
+  sum: number | null
+}
+
+/** `ARRAY[count(*) FILTER (WHERE v <= le), ...]`: observations at or under each bound, in one pass. */
+function bucketCounts(value: Prisma.Sql, bounds: number[]): Prisma.Sql {
+  const counts = bounds.map((le) => Prisma.sql`count(*) FILTER (WHERE ${value} <= ${le}::float8)`)
+  return Prisma.sql`ARRAY[${Prisma.join(counts)}]::float8[]`
+}
+
+function histogramRow(r: HistogramSql, labels: Record<string, string>): HistogramRow {
+  return { labels, le: r.le.map(Number), count: Number(r.count), sum: Number(r.sum ?? 0) }
 }
