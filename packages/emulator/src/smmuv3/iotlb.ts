@@ -17,8 +17,17 @@ import { PageMap } from '../iommu/page-map.js'
  * without aborting. `insert` reports whether it left two sizes cached for one address; `lookup`
  * reports how many sizes matched.
  */
-/** descriptor.ts LEVEL_SIZE, module-local (tsx may compile an imported binding to a getter). */
-const LEVEL_SIZE = [2 ** 39, 2 ** 30, 2 ** 21, 2 ** 12]
+/**
+ * `Math.floor(iova / LEVEL_SIZE[level])` with literal divisors: the compiler turns a division by a
+ * constant power of two into a multiplication, not by a size read from an array.
+ */
+function pageOf(iova: number, level: number): number {
+  return level === 3
+    ? Math.floor(iova / 4096)
+    : level === 2
+      ? Math.floor(iova / 2097152)
+      : Math.floor(iova / 1073741824)
+}
 
 export class IotlbBucket {
   /** Index = leaf level (1: 1 GiB, 2: 2 MiB, 3: 4 KiB); key = iova / leaf size. */
@@ -119,19 +128,23 @@ export class Iotlb {
       this.evictions++
     }
     let conflict = false
-    for (let l = 1; l <= 3; l++) {
-      if (l === level) continue
-      const m = b.levels[l] as PageMap
-      if (m.size === 0) continue
-      const k = Math.floor(iova / LEVEL_SIZE[l])
-      if (!m.has(k)) continue
-      if (this.bbml >= 2) {
-        m.delete(k)
-        this.size--
-      } else conflict = true
+    const levels = b.levels
+    // Other sizes are looked at only when they hold entries (with 4 KiB pages only, never).
+    if (levels[1].size + levels[2].size + levels[3].size !== (levels[level] as PageMap).size) {
+      for (let l = 1; l <= 3; l++) {
+        if (l === level) continue
+        const m = levels[l] as PageMap
+        if (m.size === 0) continue
+        const k = pageOf(iova, l)
+        if (!m.has(k)) continue
+        if (this.bbml >= 2) {
+          m.delete(k)
+          this.size--
+        } else conflict = true
+      }
     }
-    const m = b.levels[level] as PageMap
-    if (m.set(Math.floor(iova / LEVEL_SIZE[level]), (outputAddress / 4096) * 8 + perm)) this.size++
+    const m = levels[level] as PageMap
+    if (m.set(pageOf(iova, level), (outputAddress / 4096) * 8 + perm)) this.size++
     this.inserts++
     if (conflict) this.conflicts++
     return conflict
@@ -148,7 +161,7 @@ export class Iotlb {
   private dropAddress(b: IotlbBucket, addr: number): void {
     for (let l = 1; l <= 3; l++) {
       const m = b.levels[l] as PageMap
-      if (m.delete(Math.floor(addr / LEVEL_SIZE[l]))) this.size--
+      if (m.delete(pageOf(addr, l))) this.size--
     }
   }
 

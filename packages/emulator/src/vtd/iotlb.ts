@@ -56,8 +56,11 @@ export class IotlbDomain {
   }
 
   insert(iova: number, leafLevel: number, leafBase: number, perms: number): void {
-    const size = SIZES[leafLevel - 1]
-    this.maps[leafLevel - 1].set(Math.floor(iova / size), (leafBase / 4096) * 4 + perms)
+    // Literal divisors: a division by a constant power of two compiles to a multiplication.
+    const v = (leafBase / 4096) * 4 + perms
+    if (leafLevel === 1) this.maps[0].set(Math.floor(iova / 4096), v)
+    else if (leafLevel === 2) this.maps[1].set(Math.floor(iova / 2097152), v)
+    else this.maps[2].set(Math.floor(iova / 1073741824), v)
   }
 
   get size(): number {

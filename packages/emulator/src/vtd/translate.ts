@@ -1,6 +1,6 @@
 import type { DmaAccessKind, IommuTranslator, TranslationOutcome } from '../iommu/translator.js'
 import type { PhysicalMemory } from '../memory/physical-memory.js'
-import { type SlReservedMasks, slReservedMasks } from '../pagetable/vtd-sl/sl-pte.js'
+import { SL_PTE, type SlReservedMasks, slReservedMasks } from '../pagetable/vtd-sl/sl-pte.js'
 import {
   SL_WALK_ACCESS_ERROR,
   SL_WALK_OK,
@@ -65,6 +65,7 @@ const FR_ROOT_ENTRY_RSVD = VTD_FR.ROOT_ENTRY_RSVD
 const FR_CONTEXT_TABLE_INV = VTD_FR.CONTEXT_TABLE_INV
 const FR_CONTEXT_ENTRY_P = VTD_FR.CONTEXT_ENTRY_P
 const FR_CONTEXT_ENTRY_RSVD = VTD_FR.CONTEXT_ENTRY_RSVD
+const SL_PS = SL_PTE.PS
 /** Offset mask of an IOTLB entry's leaf, by IotlbDomain.hitLevel (1: 4 KiB, 2: 2 MiB, 3: 1 GiB). */
 const HIT_OFFSET_MASK = [0, 0xfff, 0x1fffff, 0x3fffffff]
 
@@ -148,6 +149,19 @@ export class VtdIommu implements IommuTranslator {
   private readonly atomic: boolean
   private readonly aboveHaw: number
   private readonly rsvd: SlReservedMasks
+  /**
+   * The fast path's reserved-bit masks (`rsvd` as numbers): the low word at levels 1-3 with PS
+   * added at 2 and 3 (a superpage leaves the fast path), at level 4 (PS reserved there); the high
+   * word, and with address bits 51:32 added for table entries (a table beyond 4 GiB leaves it).
+   */
+  private readonly fastLo1: number
+  private readonly fastLo2: number
+  private readonly fastLo3: number
+  private readonly fastLo4: number
+  private readonly fastHi: number
+  private readonly fastHiTable: number
+  /** Deterministic mode, translation enabled, legacy mode: translateLegacyFast applies. */
+  private fastLegacy = false
   private readonly walkOut = new SlWalkResult()
   private readonly w = new Uint32Array(4)
   private seenDoorbell = -1
@@ -186,6 +200,12 @@ export class VtdIommu implements IommuTranslator {
     this.ecap = decodeEcap(this.registers.get64(DMAR_ECAP_REG))
     this.aboveHaw = aboveHawHi(this.haw)
     this.rsvd = slReservedMasks(this.haw, this.cap.sllps)
+    this.fastLo1 = this.rsvd.lo[1]
+    this.fastLo2 = (this.rsvd.lo[2] | SL_PS) >>> 0
+    this.fastLo3 = (this.rsvd.lo[3] | SL_PS) >>> 0
+    this.fastLo4 = this.rsvd.lo[4]
+    this.fastHi = this.rsvd.hi
+    this.fastHiTable = (this.rsvd.hi | 0xfffff) >>> 0
     this.faults = new FaultRecorder(this.registers, this.cap.nfr, this.cap.fro)
     this.invalidation = new InvalidationQueue(memory, this.seqlock, this.registers, {
       context: this.contextCache,
@@ -236,6 +256,12 @@ export class VtdIommu implements IommuTranslator {
     this.scalable = ttm === TTM.SCALABLE
     this.ttmInvalid = ttm > TTM.SCALABLE
     this.translationEnabled = (gsts & DMA_GSTS.TES) !== 0
+    this.fastLegacy =
+      this.translationEnabled &&
+      !this.scalable &&
+      !this.ttmInvalid &&
+      !this.atomic &&
+      this.seqlock === undefined
     this.invalidation.process()
   }
 
@@ -243,6 +269,10 @@ export class VtdIommu implements IommuTranslator {
     // Deterministic mode services every command synchronously (mmio); otherwise look at the doorbell.
     if (this.polled && Atomics.load(this.registers.i32, LATCH.DOORBELL >>> 2) !== this.seenDoorbell)
       this.service()
+    if (this.fastLegacy && pasid === undefined) {
+      const o = this.translateLegacyFast(requesterId & 0xffff, iova, access === 'write')
+      if (o !== undefined) return o
+    }
     const stats = this.stats
     stats.translations++
     if (!this.translationEnabled) {
@@ -305,6 +335,100 @@ export class VtdIommu implements IommuTranslator {
       return this.ok(out.pa, false)
     }
     return this.walkFault(code, root, sid, iova, isWrite, reqPasid)
+  }
+
+  /**
+   * The common legacy-mode translation in deterministic mode, in one piece: the cached context
+   * (with caches forced to miss: the root entry re-read and checked, the context entry re-read and
+   * found equal to the cached one, as resolveLegacy does), the IOTLB, else a walk through table
+   * entries to a 4 KiB leaf with every check of slWalk, and the IOTLB fill. Anything else — a
+   * fault, a superpage, a changed or missing context entry, pass-through — returns undefined
+   * before any state has changed, and the general path does the whole translation again from the
+   * start: the same reads, since nothing runs between them in deterministic mode. One function
+   * with literal masks, no result object, no calls on the way: the general path's calls and
+   * decoding cost more than its reads.
+   */
+  private translateLegacyFast(sid: number, iova: number, isWrite: boolean): TranslationOutcome | undefined {
+    const cached = this.contextCache.get(sid)
+    if (cached === undefined || cached.scalable) return undefined
+    const root = cached.root
+    if (root === undefined || root.passThrough || !(iova >= 0 && iova < root.limit)) return undefined
+    const u32 = this.u32
+    const size = this.memSize
+    const forceMiss = this.forceMiss
+    if (forceMiss) {
+      const rta = this.rta
+      if (rta + 4096 > size) return undefined
+      let i = (rta + (sid >>> 8) * 16) >>> 2
+      const r0 = u32[i]
+      const r1 = u32[i + 1]
+      // Present (bit 0) and no reserved bit: [11:1], at or above HAW, the high qword.
+      if ((r0 & 0xfff) !== 1 || (r1 & this.aboveHaw) !== 0 || u32[i + 2] !== 0 || u32[i + 3] !== 0)
+        return undefined
+      const ctp = (r1 & 0xfffff) * 4294967296 + ((r0 & 0xfffff000) >>> 0)
+      if (ctp + 4096 > size) return undefined
+      i = (ctp + (sid & 0xff) * 16) >>> 2
+      // The cached entry passed every check when it was decoded: equal words pass them again.
+      const raw = cached.raw
+      if (u32[i] !== raw[0] || u32[i + 1] !== raw[1] || u32[i + 2] !== raw[2] || u32[i + 3] !== raw[3])
+        return undefined
+    }
+    const accessBit = isWrite ? 2 : 1
+    const tlb = root.iotlb
+    const stats = this.stats
+    if (!forceMiss) {
+      const v = tlb.lookup(iova)
+      if (v >= 0) {
+        const perms = v & 3
+        if ((perms & accessBit) === 0) return undefined
+        stats.translations++
+        stats.iotlbHits++
+        return this.ok((v - perms) * 1024 + (iova & HIT_OFFSET_MASK[tlb.hitLevel]), true)
+      }
+    }
+    // slWalk's success path: every entry present with the access allowed (R/W ANDed over the
+    // levels), no reserved bit, table entries below 4 GiB and inside memory, PS clear above level 1.
+    const lo = iova >>> 0
+    const hi = (iova / 4294967296) >>> 0
+    const hiTable = this.fastHiTable
+    let table = root.slptptr
+    if (table + 4096 > size) return undefined
+    let perms = 3
+    let w: number
+    let e: number
+    if (root.levels === 4) {
+      w = (table >>> 2) + (((hi >>> 7) & 511) << 1)
+      e = u32[w]
+      perms &= e
+      if ((perms & accessBit) === 0 || (e & this.fastLo4) !== 0 || (u32[w + 1] & hiTable) !== 0)
+        return undefined
+      table = (e & 0xfffff000) >>> 0
+      if (table + 4096 > size) return undefined
+    } else if (root.levels !== 3) return undefined
+    w = (table >>> 2) + ((((lo >>> 30) | (hi << 2)) & 511) << 1)
+    e = u32[w]
+    perms &= e
+    if ((perms & accessBit) === 0 || (e & this.fastLo3) !== 0 || (u32[w + 1] & hiTable) !== 0)
+      return undefined
+    table = (e & 0xfffff000) >>> 0
+    if (table + 4096 > size) return undefined
+    w = (table >>> 2) + (((lo >>> 21) & 511) << 1)
+    e = u32[w]
+    perms &= e
+    if ((perms & accessBit) === 0 || (e & this.fastLo2) !== 0 || (u32[w + 1] & hiTable) !== 0)
+      return undefined
+    table = (e & 0xfffff000) >>> 0
+    if (table + 4096 > size) return undefined
+    w = (table >>> 2) + (((lo >>> 12) & 511) << 1)
+    e = u32[w]
+    const eh = u32[w + 1]
+    perms &= e
+    if ((perms & accessBit) === 0 || (e & this.fastLo1) !== 0 || (eh & this.fastHi) !== 0) return undefined
+    const addr = (eh & 0xfffff) * 4294967296 + ((e & 0xfffff000) >>> 0)
+    stats.translations++
+    stats.walks++
+    tlb.insert(iova, 1, addr, perms)
+    return this.ok(addr + (lo & 0xfff), false)
   }
 
   /** The reused success outcome. */
