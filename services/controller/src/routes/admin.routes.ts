@@ -30,11 +30,7 @@ export const adminRoutes =
         },
       },
       async (req, reply) => {
-        const { id, token } = await ctx.tokens.issue(req.body.name, req.body.role)
-        await ctx.audit.record(req.principal!.name, 'token.create', id, {
-          name: req.body.name,
-          role: req.body.role,
-        })
+        const { id, token } = await ctx.tokens.issueFor(req.principal!.name, req.body.name, req.body.role)
         return reply.status(201).send({ id, name: req.body.name, role: req.body.role, token })
       },
     )
@@ -68,9 +64,8 @@ export const adminRoutes =
         },
       },
       async (req, reply) => {
-        if (!(await ctx.tokens.revoke(req.params.id)))
+        if (!(await ctx.tokens.revoke(req.params.id, req.principal!.name)))
           throw new HitlessError('HITLESS_E_NOT_FOUND', `no live token ${req.params.id}`)
-        await ctx.audit.record(req.principal!.name, 'token.revoke', req.params.id)
         return reply.status(204).send(null)
       },
     )

@@ -55,14 +55,15 @@ export const hostRoutes =
             summary: cordoned
               ? 'Keep a host out of new rollouts and waves'
               : 'Let a cordoned host into rollouts again',
+            description: cordoned
+              ? 'Only a READY host can be cordoned (an already cordoned one answers 200 unchanged); a host updating, held or offline is a 409: cordon it once it is READY again.'
+              : 'Only a CORDONED host can be uncordoned (a READY one answers 200 unchanged); any other state is a 409.',
             params: IdParamsSchema,
             response: { 200: HostSchema, ...WRITE_ERRORS },
           },
         },
         async (req) => {
-          const h = await ctx.hosts.setCordoned(req.params.id, cordoned)
-          await ctx.audit.record(req.principal!.name, `host.${verb}`, h.id, { name: h.name })
-          return h
+          return ctx.hosts.setCordoned(req.params.id, cordoned, req.principal!.name)
         },
       )
     }

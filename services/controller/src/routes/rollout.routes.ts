@@ -48,12 +48,6 @@ export const rolloutRoutes =
         )
         if ('dryRun' in result) return reply.status(200).send(result)
         if (!result.created) return reply.status(200).send(result.rollout)
-        await ctx.audit.record(req.principal!.name, 'rollout.create', result.rollout.id, {
-          kernel: result.rollout.kernel.version,
-          hosts: result.rollout.summary.hosts,
-          waves: result.rollout.waves.length,
-          policy: result.rollout.policy,
-        })
         // Plan now rather than at the next tick; harmless if this replica does not lead.
         ctx.loop.kick()
         return reply.status(201).send(result.rollout)
@@ -129,10 +123,6 @@ export const rolloutRoutes =
         async (req) => {
           const r = await fn(req.params.id, req.principal!.name, req.body.reason)
           ctx.rolloutReads.invalidate(r.id)
-          await ctx.audit.record(req.principal!.name, `rollout.${verb}`, r.id, {
-            phase: r.phase,
-            ...(req.body.reason ? { reason: req.body.reason } : {}),
-          })
           ctx.loop.kick()
           return r
         },
@@ -156,15 +146,8 @@ export const rolloutRoutes =
         },
       },
       async (req) => {
-        const { rollout, previous } = await ctx.rollouts.retry(
-          req.params.id,
-          req.params.host,
-          req.principal!.name,
-        )
-        await ctx.audit.record(req.principal!.name, 'rollout.retry-host', rollout.id, {
-          host: req.params.host,
-          previous,
-        })
+        const { rollout } = await ctx.rollouts.retry(req.params.id, req.params.host, req.principal!.name)
+        ctx.rolloutReads.invalidate(rollout.id)
         ctx.loop.kick()
         return rollout
       },

@@ -11,6 +11,17 @@ export interface AuditEntry {
 
 type Tx = Pick<Db, 'auditEvent'>
 
+/** One audit entry, written by `tx`: in the transaction of the action it records, so both or neither land. */
+export async function auditIn(
+  tx: Tx,
+  actor: string,
+  action: string,
+  target?: string,
+  detail?: Record<string, unknown>,
+): Promise<void> {
+  await tx.auditEvent.create({ data: { actor, action, target, detail: detail as object | undefined } })
+}
+
 /** Every operator action lands here (who, what, on which object), and the loop's decisions too. */
 export class AuditService {
   constructor(private readonly db: Db) {}
@@ -22,7 +33,7 @@ export class AuditService {
     detail?: Record<string, unknown>,
     tx: Tx = this.db,
   ): Promise<void> {
-    await tx.auditEvent.create({ data: { actor, action, target, detail: detail as object | undefined } })
+    await auditIn(tx, actor, action, target, detail)
   }
 
   async list(q: {

@@ -10,6 +10,7 @@ import {
   hostUpdateQueueName,
   type Labels,
 } from '@hitless/protocol'
+import { auditIn } from './audit.service.js'
 import { matchesLabels } from './label-selector.js'
 import { toHost, toUpdate, UPDATE_INCLUDE } from './presenters.js'
 import type { TokenService } from './token.service.js'
@@ -123,12 +124,31 @@ export class HostService {
     return { ...h, updates: updates.map(toUpdate) }
   }
 
-  async setCordoned(id: string, cordoned: boolean): Promise<Host> {
+  /**
+   * Cordons a READY host (or uncordons a CORDONED one), audited in the same transaction. The
+   * state is changed by one conditional statement, so a claim that makes the host UPDATING
+   * meanwhile is never overwritten. Asking for the state it is already in is a no-op (200, not
+   * audited); a host in any other state (updating, held, offline) is a 409 saying when to retry.
+   */
+  async setCordoned(id: string, cordoned: boolean, actor: string): Promise<Host> {
     const h = await this.get(id)
-    if (cordoned && h.state === 'READY')
-      await this.db.host.update({ where: { id: h.id }, data: { state: 'CORDONED' } })
-    if (!cordoned && h.state === 'CORDONED')
-      await this.db.host.update({ where: { id: h.id }, data: { state: 'READY' } })
+    const [from, to] = cordoned ? (['READY', 'CORDONED'] as const) : (['CORDONED', 'READY'] as const)
+    await this.db.$transaction(async (tx) => {
+      const n = await tx.host.updateMany({ where: { id: h.id, state: from }, data: { state: to } })
+      if (n.count === 1) {
+        await auditIn(tx, actor, `host.${cordoned ? 'cordon' : 'uncordon'}`, h.id, { name: h.name })
+        return
+      }
+      const now = await tx.host.findUniqueOrThrow({ where: { id: h.id } })
+      if (now.state === to) return
+      throw new HitlessError(
+        'HITLESS_E_CONFLICT',
+        cordoned
+          ? `host ${h.name} is ${now.state}: only a READY host can be cordoned; cordon it once it is READY again`
+          : `host ${h.name} is ${now.state}, not CORDONED: there is nothing to uncordon`,
+        { state: now.state },
+      )
+    })
     return this.get(h.id)
   }
 }

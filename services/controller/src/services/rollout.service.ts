@@ -11,6 +11,7 @@ import {
 import { earliestOpening } from '../planner/cron-window.js'
 import { policyLimits, resolvePolicy, validatePolicy } from '../planner/policy.js'
 import { planWaves } from '../planner/wave-plan.js'
+import { auditIn } from './audit.service.js'
 import type { KernelService } from './kernel.service.js'
 import { matchesLabels } from './label-selector.js'
 import { toRollout, UPDATE_INCLUDE } from './presenters.js'
@@ -103,6 +104,12 @@ export class RolloutService {
           },
         })
         await this.writePlan(tx, rolloutId, waves, hosts, kernel.version, kernel.handoverFormat)
+        await auditIn(tx, actor, 'rollout.create', rolloutId, {
+          kernel: kernel.version,
+          hosts: hosts.length,
+          waves: waves.length,
+          policy,
+        })
         if (idempotencyKey)
           await tx.idempotencyRecord.create({
             data: { key: `rollouts:${idempotencyKey}`, scope: requestHash, response: { rolloutId } },
@@ -263,10 +270,15 @@ export class RolloutService {
     return rows.map(toRollout)
   }
 
+  /**
+   * An operator's action on a rollout: under the rollout's lock, from the phases it allows, to
+   * `to`, audited in the same transaction.
+   */
   private async transition(
     id: string,
     from: readonly RolloutPhase[],
-    verb: string,
+    to: RolloutPhase,
+    op: { verb: string; action: string; actor: string; reason?: string },
     fn: (tx: Tx, phase: RolloutPhase) => Promise<void>,
   ): Promise<Rollout> {
     await this.db.$transaction(async (tx) => {
@@ -274,17 +286,19 @@ export class RolloutService {
       if (!from.includes(phase))
         throw new HitlessError(
           'HITLESS_E_CONFLICT',
-          `rollout ${id} is ${phase}: only a ${from.join(' or ')} rollout can be ${verb}`,
+          `rollout ${id} is ${phase}: only a ${from.join(' or ')} rollout can be ${op.verb}`,
           { phase },
         )
       await fn(tx, phase)
+      await auditIn(tx, op.actor, op.action, id, { phase: to, ...(op.reason ? { reason: op.reason } : {}) })
     })
     return this.get(id)
   }
 
   /** Stops starting new hosts; hosts in flight finish. */
   pause(id: string, actor: string, reason?: string): Promise<Rollout> {
-    return this.transition(id, ['RUNNING'], 'paused', async (tx) => {
+    const op = { verb: 'paused', action: 'rollout.pause', actor, reason }
+    return this.transition(id, ['RUNNING'], 'PAUSED', op, async (tx) => {
       await tx.rollout.update({
         where: { id },
         data: { phase: 'PAUSED', phaseReason: `paused by ${actor}${reason ? `: ${reason}` : ''}` },
@@ -298,7 +312,8 @@ export class RolloutService {
    * whose failures still exceed the budget halts again at the next tick (retry hosts first).
    */
   resume(id: string, actor: string, reason?: string): Promise<Rollout> {
-    return this.transition(id, ['PAUSED', 'HALTED'], 'resumed', async (tx) => {
+    const op = { verb: 'resumed', action: 'rollout.resume', actor, reason }
+    return this.transition(id, ['PAUSED', 'HALTED'], 'RUNNING', op, async (tx) => {
       await tx.hostUpdate.updateMany({
         where: { rolloutId: id, gateAckedAt: null, state: { in: ['SUCCEEDED', 'NEEDS_REVIEW'] } },
         data: { gateAckedAt: new Date() },
@@ -312,7 +327,8 @@ export class RolloutService {
 
   /** Ends the rollout: hosts not yet started are cancelled (a queued job's claim is refused); in-flight ones finish. */
   abort(id: string, actor: string, reason?: string): Promise<Rollout> {
-    return this.transition(id, ACTIVE_ROLLOUT_PHASES, 'aborted', async (tx) => {
+    const op = { verb: 'aborted', action: 'rollout.abort', actor, reason }
+    return this.transition(id, ACTIVE_ROLLOUT_PHASES, 'ABORTED', op, async (tx) => {
       await tx.hostUpdate.updateMany({
         where: { rolloutId: id, state: { in: ['PENDING', 'QUEUED'] } },
         data: { state: 'CANCELLED', failureReason: `rollout aborted by ${actor}`, finishedAt: new Date() },
@@ -375,6 +391,7 @@ export class RolloutService {
         },
       })
       await tx.host.updateMany({ where: { id: u.hostId, state: 'FAILED_HELD' }, data: { state: 'READY' } })
+      await auditIn(tx, actor, 'rollout.retry-host', id, { host, previous })
       if (phase === 'COMPLETED')
         await tx.rollout.update({
           where: { id },

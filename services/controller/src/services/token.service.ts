@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { type Db, sqlQuery } from '@hitless/db'
+import { auditIn } from './audit.service.js'
 
 export type Role = 'viewer' | 'operator' | 'admin' | 'agent'
 
@@ -100,13 +101,29 @@ export class TokenService {
     }))
   }
 
-  async revoke(id: string): Promise<boolean> {
-    const n = await this.db.apiToken.updateMany({
-      where: { id, revokedAt: null },
-      data: { revokedAt: new Date() },
+  /** An operator's token, created and audited in one transaction (`actor` created it). */
+  async issueFor(actor: string, name: string, role: Role): Promise<{ id: string; token: string }> {
+    const token = newTokenSecret('hlt')
+    const id = randomUUID()
+    await this.db.$transaction(async (tx) => {
+      await tx.apiToken.create({ data: { id, name, role, hash: hashToken(token), hostId: null } })
+      await auditIn(tx, actor, 'token.create', id, { name, role })
+    })
+    return { id, token }
+  }
+
+  /** Revokes a live token (false: none), audited in the same transaction when `actor` is given. */
+  async revoke(id: string, actor?: string): Promise<boolean> {
+    const n = await this.db.$transaction(async (tx) => {
+      const r = await tx.apiToken.updateMany({
+        where: { id, revokedAt: null },
+        data: { revokedAt: new Date() },
+      })
+      if (r.count > 0 && actor) await auditIn(tx, actor, 'token.revoke', id)
+      return r.count
     })
     this.cache.clear()
-    return n.count > 0
+    return n > 0
   }
 
   /** Replaces a host's agent token (re-enrolment); the old one stops working at once. */
