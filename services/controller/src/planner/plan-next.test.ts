@@ -222,6 +222,14 @@ test('outside every maintenance window no host starts; inside, they do', () => {
   assert.deepEqual(dispatched(planNext(r, new Date('2026-05-01T23:45:00Z'))), [], 'inside the cutoff')
 })
 
+test('a window months away still says when it opens (the horizon is the 366 days a window may be away)', () => {
+  // NOW is 2026-05-01; the only window opens on 1 September.
+  const windows = [{ cron: '0 3 1 9 *', timeZone: 'UTC', durationMinutes: 60 }]
+  const a = planNext(rollout(2, { canary: 0, waves: ['100%'], maxConcurrent: 2, windows }), NOW)
+  assert.deepEqual(kinds(a), ['startWave', 'wait'])
+  assert.match((a[1] as { reason: string }).reason, /next opens 2026-09-01T03:00:00.000Z/)
+})
+
 test('hosts that are not READY wait; the others go', () => {
   const r = rollout(3, { canary: 0, waves: ['100%'], maxConcurrent: 3 })
   r.updates[1].hostReady = false

@@ -154,7 +154,8 @@ export function planNext(r: PlannerRollout, now: Date): PlannerAction[] {
     .sort((a, b) => a.wave - b.wave || a.order - b.order)
   if (pending.length === 0) return actions
   if (!anyWindowOpen(p.windows, now)) {
-    const opens = earliestOpening(p.windows, now, 8)
+    // As far ahead as a window may be (validated at create); the search skips whole days.
+    const opens = earliestOpening(p.windows, now, 366)
     actions.push({
       kind: 'wait',
       reason: `outside maintenance windows${opens ? `; next opens ${opens.toISOString()}` : ''}`,
