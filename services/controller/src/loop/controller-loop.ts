@@ -630,6 +630,12 @@ export class ControllerLoop {
           where: { id: h.id },
           data: { state: running.count ? 'FAILED_HELD' : 'OFFLINE' },
         })
+        // Holding a host mid-update is a decision a human must follow up: on record, as halts are.
+        if (running.count)
+          await this.audit(tx, 'host.fail-held', h.id, {
+            reason: `silent for more than ${this.opts.heartbeatTimeoutMs} ms during an update`,
+            epoch,
+          })
       })
     }
   }
