@@ -92,4 +92,7 @@ test('killing an emulated fleet mid-update: in-flight updates end FAILED_HELD, q
   }
   const held = await p.db.host.count({ where: { state: 'FAILED_HELD' } })
   assert.equal(held, 2)
+  // Each hold is on record, with the update it held.
+  const audit = await p.db.auditEvent.findMany({ where: { action: 'host.fail-held' } })
+  assert.deepEqual(audit.map((a) => (a.detail as { update: string }).update).sort(), [...inFlight].sort())
 })

@@ -88,6 +88,11 @@ export class HostService {
             },
           })
           state = 'FAILED_HELD'
+          await auditIn(tx, 'controller', 'host.fail-held', hostId, {
+            reason: 'rebooted outside KEXEC',
+            update: inFlight.id,
+            bootId: { before: host.bootId, after: bootId },
+          })
         }
       }
       if (state === 'OFFLINE')
