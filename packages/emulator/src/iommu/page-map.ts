@@ -102,10 +102,8 @@ export class PageMap {
   clear(): void {
     this.hintKey = -1
     if (this.size === 0 && this.used === 0) return
-    if (this.mask < KEEP_ON_CLEAR) {
-      const t = this.t
-      for (let i = 0; i < t.length; i += 2) t[i] = -1
-    } else {
+    if (this.mask < KEEP_ON_CLEAR) this.t.fill(-1)
+    else {
       this.t = new Float64Array(32).fill(-1)
       this.mask = 15
     }

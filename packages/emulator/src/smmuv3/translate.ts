@@ -54,6 +54,8 @@ export class SmmuV3Translator implements IommuTranslator {
   private readonly i64: BigInt64Array
   private readonly regsI32: Int32Array
   private readonly scratch = new Uint32Array(2)
+  /** Highest base of a whole 4 KiB table inside memory; -1 (concurrent mode) disables walk4k. */
+  private readonly tableLimit: number
   private readonly readHalves = (pa: number, out: Uint32Array) => this.read(pa, out)
   private lo = 0
   private hi = 0
@@ -72,6 +74,8 @@ export class SmmuV3Translator implements IommuTranslator {
     this.u32 = memory.u32
     this.i64 = memory.i64
     this.regsI32 = regs.i32
+    // walk4k keeps table addresses in int32 arithmetic: memory must end below 2^31.
+    this.tableLimit = !atomic && memory.size <= 2 ** 31 ? memory.size - 4096 : -1
   }
 
   forceCacheMiss(on: boolean): void {
@@ -194,8 +198,20 @@ export class SmmuV3Translator implements IommuTranslator {
         return o
       }
     }
-    const w = this.walker
     this.walks++
+    if (regime.startLevel === 0 && regime.inputBits === 48 && regime.outputBits >= 48) {
+      const leaf = this.walk4k(regime.ttb, iova, regime.stage, regime.affd)
+      if (leaf >= 0) {
+        const perm = leaf & 7
+        const out = (leaf - perm) * 512
+        if (iotlb.insert(bucket, iova, 3, out, perm)) o.hazard = true
+        if ((perm & need) === 0)
+          return this.fault(EventId.F_PERMISSION, sid, ssid, iova, write, iova, regime.stage === 2)
+        o.pa = out + (iova & 4095)
+        return o
+      }
+    }
+    const w = this.walker
     const f = w.walkRaw(
       regime.stage,
       regime.ttb,
@@ -218,6 +234,52 @@ export class SmmuV3Translator implements IommuTranslator {
     // Offset in the leaf (≤ 1 GiB) from the low 32 bits: `&` is exact for an integer IOVA.
     o.pa = w.outputAddress + (iova & (w.leafSize - 1))
     return o
+  }
+
+  /**
+   * The common walk in line: 48-bit input and output, start level 0, table descriptors inside
+   * memory down to a valid 4 KiB page with AF set (or AFFD) — Vmsav8Walker.walkRaw's unrolled
+   * path, with the same reads and checks. Returns the leaf as the IOTLB packs it (output frame * 8
+   * + PERM_* bits), or -1 for anything else (then walkRaw walks again from the start and reports
+   * the fault: the same reads, since nothing runs between them in deterministic mode; in
+   * concurrent mode `tableLimit` is -1 and walkRaw always walks).
+   */
+  private walk4k(ttb: number, iova: number, stage: number, affd: boolean): number {
+    const limit = this.tableLimit
+    if (ttb > limit || !(iova >= 0 && iova < 281474976710656)) return -1
+    const u32 = this.u32
+    const ilo = iova >>> 0
+    const ihi = (iova / 4294967296) >>> 0
+    let d = (ttb >>> 2) + (((ihi >>> 7) & 511) << 1)
+    let lo = u32[d]
+    if ((lo & 3) !== 3 || (u32[d + 1] & 0xffff) !== 0) return -1
+    let t = (lo & 0xfffff000) >>> 0
+    if (t > limit) return -1
+    d = (t >>> 2) + ((((ilo >>> 30) | (ihi << 2)) & 511) << 1)
+    lo = u32[d]
+    if ((lo & 3) !== 3 || (u32[d + 1] & 0xffff) !== 0) return -1
+    t = (lo & 0xfffff000) >>> 0
+    if (t > limit) return -1
+    d = (t >>> 2) + (((ilo >>> 21) & 511) << 1)
+    lo = u32[d]
+    if ((lo & 3) !== 3 || (u32[d + 1] & 0xffff) !== 0) return -1
+    t = (lo & 0xfffff000) >>> 0
+    if (t > limit) return -1
+    d = (t >>> 2) + (((ilo >>> 12) & 511) << 1)
+    lo = u32[d]
+    const hi = u32[d + 1]
+    // Page descriptor (0b11 at level 3), AF (bit 10) set or AFFD.
+    if ((lo & 3) !== 3 || ((lo & 0x400) === 0 && !affd)) return -1
+    let perm: number
+    if (stage === 1) {
+      // AP[1] (bit 6) grants EL0 access, AP[2] (bit 7) makes it read-only; XN is bit 54.
+      perm = (lo & 0x40) === 0 ? 0 : (lo & 0x80) === 0 ? P_READ | P_WRITE : P_READ
+      if ((hi & 0x400000) === 0 && perm !== 0) perm |= P_EXEC
+    } else {
+      perm = ((lo & 0x40) === 0 ? 0 : P_READ) | ((lo & 0x80) === 0 ? 0 : P_WRITE)
+      if ((hi & 0x400000) === 0) perm |= P_EXEC
+    }
+    return ((hi & 0xffff) * 1048576 + (lo >>> 12)) * 8 + perm
   }
 
   private fault(
