@@ -1,6 +1,7 @@
 // `npm start`: the whole platform on this machine — PostgreSQL and Redis (provisioned), the
 // controller, the verifier and a host agent running an emulated fleet — each a real process.
 import { type ChildProcess, spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -8,6 +9,7 @@ import { applyMigrations } from '@hitless/db'
 import { exitWithError } from '@hitless/protocol'
 import { provisionPostgres, provisionRedis } from '@hitless/provision'
 import { newTokenSecret } from '../services/controller/src/services/token.service.js'
+import { BASE_KERNEL } from '../services/host-agent/src/fleet.js'
 
 const STATE_DIR = join(process.cwd(), '.hitless')
 const log = (m: string) => console.log(`hitless: ${m}`)
@@ -31,6 +33,8 @@ async function main(): Promise<void> {
   for (const w of redis.warnings) log(`WARNING: ${w}`)
   await applyMigrations(pg.url)
   const { token, generated } = await adminToken()
+  const bootRoot = process.env.HITLESS_BOOT_ROOT || join(STATE_DIR, 'host-fs')
+  const demoKernel = await writeDemoKernels(bootRoot)
   const port = process.env.PORT ?? '8080'
   const url = `http://127.0.0.1:${port}`
   const env = {
@@ -41,6 +45,7 @@ async function main(): Promise<void> {
     HITLESS_ADMIN_TOKEN: token,
     HITLESS_ENROL_TOKEN: token,
     HITLESS_URL: url,
+    HITLESS_BOOT_ROOT: bootRoot,
     HITLESS_LOG: process.env.HITLESS_LOG ?? '0',
   }
   const children: ChildProcess[] = []
@@ -83,7 +88,8 @@ async function main(): Promise<void> {
       ? `admin token (generated, also in .hitless/admin-token): ${token}`
       : `admin token: HITLESS_ADMIN_TOKEN or .hitless/admin-token`,
   )
-  if (process.env.HITLESS_DEMO !== '0') await demoRollout(url, token, Number(hosts))
+  log(`emulated hosts' boot files: ${bootRoot} (/boot/vmlinuz-X is ${join(bootRoot, 'boot', 'vmlinuz-X')})`)
+  if (process.env.HITLESS_DEMO !== '0') await demoRollout(url, token, Number(hosts), demoKernel)
 }
 
 async function waitHttp(url: string, timeoutMs: number): Promise<void> {
@@ -101,8 +107,31 @@ async function waitHttp(url: string, timeoutMs: number): Promise<void> {
   throw new Error(`${url} did not answer within ${timeoutMs} ms`)
 }
 
+const DEMO_KERNEL = '7.2.13-hitless1'
+
+/**
+ * The emulated hosts' kernel images, where their agent looks (HITLESS_BOOT_ROOT): the demo's
+ * target and the fleet's running kernel (a rollback's target). Answers the demo kernel's artifact.
+ */
+async function writeDemoKernels(root: string): Promise<{ version: string; image: string; sha256: string }> {
+  await mkdir(join(root, 'boot'), { recursive: true })
+  const artifacts = []
+  for (const version of [DEMO_KERNEL, BASE_KERNEL]) {
+    const bytes = Buffer.from(`hitless demo kernel image ${version}\n`.repeat(4096))
+    const image = `/boot/vmlinuz-${version}`
+    await writeFile(join(root, image), bytes)
+    artifacts.push({ version, image, sha256: createHash('sha256').update(bytes).digest('hex') })
+  }
+  return artifacts[0]
+}
+
 /** One rollout to rack r1, so that a newcomer sees an update happen. */
-async function demoRollout(url: string, token: string, fleetSize: number): Promise<void> {
+async function demoRollout(
+  url: string,
+  token: string,
+  fleetSize: number,
+  kernel: { version: string; image: string; sha256: string },
+): Promise<void> {
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
   for (let i = 0; i < 100; i++) {
     const hosts = (await (await fetch(`${url}/api/v1/hosts?state=READY`, { headers })).json()) as unknown[]
@@ -113,8 +142,8 @@ async function demoRollout(url: string, token: string, fleetSize: number): Promi
     method: 'POST',
     headers: { ...headers, 'idempotency-key': `demo-${Date.now()}` },
     body: JSON.stringify({
-      name: 'demo: rack r1 to 7.2.13-hitless1',
-      kernel: { version: '7.2.13-hitless1', image: '/boot/vmlinuz-7.2.13-hitless1', sha256: 'ab'.repeat(32) },
+      name: `demo: rack r1 to ${kernel.version}`,
+      kernel,
       strategy: 'serialise',
       selector: { labels: { rack: 'r1' } },
     }),

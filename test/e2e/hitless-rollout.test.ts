@@ -4,7 +4,7 @@ import type { Rollout } from '@hitless/protocol'
 import { loadAgentConfig } from '../../services/host-agent/src/config.js'
 import { emulatedIommuFleet } from '../../services/host-agent/src/fleet.js'
 import { HostAgent } from '../../services/host-agent/src/host-agent.js'
-import { api, KERNEL, startPlatform, type TestPlatform, waitFor } from '../support/platform.js'
+import { api, KERNEL, startPlatform, type TestPlatform, testKernel, waitFor } from '../support/platform.js'
 
 // The whole product path on the emulated hardware: one host per IOMMU model, each running the
 // real live update (kexec, restore, DMA through the blackout), snapshots uploaded through the
@@ -82,7 +82,7 @@ test('serialise on SMMUv3 BBML0/BBML2 and VT-d legacy/scalable: every host verif
 test('the naive strategy (a plain kexec) faults, and the verdict halts the rollout: the zero above is not vacuous', async () => {
   const done = await runRollout(
     {
-      kernel: { ...KERNEL, version: '7.3.0-hitless2', sha256: 'cd'.repeat(32) },
+      kernel: testKernel('7.3.0-hitless2'),
       strategy: 'naive',
       selector: { names: ['emu-hw-h000'] },
     },

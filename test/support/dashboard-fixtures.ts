@@ -3,7 +3,7 @@ import type { Rollout, Verdict } from '@hitless/protocol'
 import { CORRUPTIONS } from '@hitless/verify/testing/corruptions'
 import { seededRandom } from '@hitless/verify/testing/seeded-random'
 import { buildSnapshot, cleanPost, syntheticHost } from '@hitless/verify/testing/synthetic-host'
-import { api, KERNEL, type TestPlatform, waitFor } from './platform.js'
+import { api, KERNEL, type TestPlatform, testKernel, waitFor } from './platform.js'
 
 /**
  * Plays one host's agent by hand (as test/e2e/verifier.test.ts does): enrols it, rolls it to
@@ -114,11 +114,7 @@ export async function playHost(
 export async function seedHistory(p: TestPlatform, days: number, seed = 7): Promise<void> {
   const rnd = seededRandom(seed)
   const hosts = await p.db.host.findMany({ orderBy: { name: 'asc' } })
-  const { kernel } = await p.controller.ctx.kernels.register({
-    version: '7.2.12-hitless3',
-    image: '/boot/vmlinuz-7.2.12-hitless3',
-    sha256: 'cd'.repeat(32),
-  })
+  const { kernel } = await p.controller.ctx.kernels.register(testKernel('7.2.12-hitless3'))
   const now = Date.now()
   for (let d = days; d >= 1; d--) {
     const at = new Date(now - d * 86400e3)

@@ -1,10 +1,14 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createDb, createTestDatabase, type Db } from '@hitless/db'
 import { provisionRedis } from '@hitless/provision'
 import { buildController, type BuiltController } from '../../services/controller/src/app.js'
 import { loadControllerConfig } from '../../services/controller/src/config.js'
 import { newTokenSecret } from '../../services/controller/src/services/token.service.js'
+import { BASE_KERNEL } from '../../services/host-agent/src/fleet.js'
 import { VerifierService } from '../../services/verifier/src/verifier.js'
 
 /** The PostgreSQL server tests create their own databases on. */
@@ -19,8 +23,13 @@ export interface TestPlatform {
   db: Db
   controller: BuiltController
   verifier: VerifierService
-  /** Environment for a child agent process talking to this platform. */
+  /**
+   * Environment for an agent talking to this platform (a child process, or `loadAgentConfig`
+   * in-process): HITLESS_BOOT_ROOT is `bootRoot`.
+   */
   agentEnv: Record<string, string>
+  /** This platform's emulated hosts' boot root: the test kernel images are in `<bootRoot>/boot`. */
+  bootRoot: string
   close: () => Promise<void>
 }
 
@@ -62,6 +71,10 @@ export async function startPlatform(
   const url = `http://127.0.0.1:${port}`
   const verifier = new VerifierService(db, { redisUrl: redis.url, prefix: redisPrefix })
   verifier.start()
+  const bootRoot = makeBootRoot()
+  // In-process fleets (emulatedFleet, emulatedIommuFleet) read this process's HITLESS_BOOT_ROOT.
+  const ownsEnv = !process.env.HITLESS_BOOT_ROOT
+  if (ownsEnv) process.env.HITLESS_BOOT_ROOT = bootRoot
   return {
     url,
     adminToken,
@@ -76,13 +89,17 @@ export async function startPlatform(
       HITLESS_ENROL_TOKEN: adminToken,
       REDIS_URL: redis.url,
       HITLESS_REDIS_PREFIX: redisPrefix,
+      HITLESS_BOOT_ROOT: bootRoot,
     },
+    bootRoot,
     close: async () => {
       await verifier.stop()
       await controller.app.close()
       await db.$disconnect()
       await database.drop()
       await redis.stop()
+      if (ownsEnv && process.env.HITLESS_BOOT_ROOT === bootRoot) delete process.env.HITLESS_BOOT_ROOT
+      rmSync(bootRoot, { recursive: true, force: true })
     },
   }
 }
@@ -129,8 +146,42 @@ export async function waitFor<T>(
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
 }
 
-export const KERNEL = {
-  version: '7.2.13-hitless1',
-  image: '/boot/vmlinuz-7.2.13-hitless1',
-  sha256: 'ab'.repeat(32),
+/** The bytes of the test kernel images (every test kernel's image is these bytes). */
+export const TEST_KERNEL_BYTES = Buffer.from(
+  Array.from({ length: 4096 }, (_, i) => `hitless test kernel image, line ${i}\n`).join(''),
+)
+
+/** A test kernel's artifact: its image in every platform's boot root, with the image's real SHA-256. */
+export function testKernel(version: string): { version: string; image: string; sha256: string } {
+  return {
+    version,
+    image: `/boot/vmlinuz-${version}`,
+    sha256: createHash('sha256').update(TEST_KERNEL_BYTES).digest('hex'),
+  }
+}
+
+export const KERNEL = testKernel('7.2.13-hitless1')
+
+/** Versions whose image each platform writes (the fleet's base kernel, for rollbacks, among them). */
+export const TEST_KERNEL_VERSIONS = [
+  BASE_KERNEL,
+  '7.2.12-hitless3',
+  KERNEL.version,
+  '7.2.14-hitless1',
+  '7.3.0-hitless2',
+]
+
+/** A fresh boot root with the test kernel images at `/boot/vmlinuz-<version>`. */
+function makeBootRoot(): string {
+  const root = mkdtempSync(join(tmpdir(), 'hitless-boot-'))
+  mkdirSync(join(root, 'boot'))
+  for (const v of TEST_KERNEL_VERSIONS) writeFileSync(join(root, testKernel(v).image), TEST_KERNEL_BYTES)
+  return root
+}
+
+/** Writes `bytes` at the artifact path `path` under the platform's boot root. */
+export function writeBootFile(p: Pick<TestPlatform, 'bootRoot'>, path: string, bytes: Uint8Array): void {
+  const file = join(p.bootRoot, path)
+  mkdirSync(join(file, '..'), { recursive: true })
+  writeFileSync(file, bytes)
 }

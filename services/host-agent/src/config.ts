@@ -1,4 +1,5 @@
 import { hostname } from 'node:os'
+import { isAbsolute, resolve } from 'node:path'
 import { HitlessError } from '@hitless/protocol'
 
 export interface AgentConfig {
@@ -18,6 +19,18 @@ export interface AgentConfig {
   stepMs: number
   /** Updates this process runs at once; defaults to one per host. */
   concurrency: number
+  /**
+   * HITLESS_BOOT_ROOT: where an emulated host's boot files are (a kernel's `/boot/vmlinuz-X` is
+   * read at `<bootRoot>/boot/vmlinuz-X`). Unset: paths are read as given, as on a real host.
+   */
+  bootRoot: string | undefined
+}
+
+function bootRoot(v: string | undefined): string | undefined {
+  if (!v) return undefined
+  if (!isAbsolute(v))
+    throw new HitlessError('HITLESS_E_CONFIG', `HITLESS_BOOT_ROOT must be an absolute path, not ${v}`)
+  return resolve(v)
 }
 
 export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -62,5 +75,6 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process
     stalledIntervalMs: num('HITLESS_STALLED_MS', 15000),
     stepMs: num('HITLESS_EMU_STEP_MS', 150),
     concurrency: num('HITLESS_AGENT_CONCURRENCY', Math.max(1, hosts)),
+    bootRoot: bootRoot(env.HITLESS_BOOT_ROOT),
   }
 }

@@ -1,3 +1,4 @@
+import { type KernelFiles, localKernelFiles } from '@hitless/live-update'
 import { HARDWARE, type UpdateStep } from '@hitless/protocol'
 import { EmulatedHost } from './runtime/emulated-host.js'
 import type { HostRuntime } from './runtime/host-runtime.js'
@@ -47,6 +48,17 @@ export function fleetHost(agentId: string, i: number): { name: string; labels: R
 }
 
 /**
+ * The boot files of an emulated fleet: under `bootRoot` (the agent's HITLESS_BOOT_ROOT; default
+ * this process's HITLESS_BOOT_ROOT), where PREFLIGHT finds each target kernel's image.
+ */
+export function fleetKernelFiles(bootRoot?: string): KernelFiles {
+  if (bootRoot) return localKernelFiles(bootRoot)
+  // Read at each use: a fleet built before its process's HITLESS_BOOT_ROOT is set still finds it.
+  const files = () => localKernelFiles(process.env.HITLESS_BOOT_ROOT || undefined)
+  return { digest: (path) => files().digest(path), missing: (path) => files().missing(path) }
+}
+
+/**
  * An emulated fleet on the emulated IOMMU hardware: every host runs the real live update
  * (packages/live-update) with DMA running, uploads its snapshots, and can be verified hitless.
  * Heavier than `emulatedFleet` (each host has its own emulated physical memory), so the scale
@@ -55,14 +67,16 @@ export function fleetHost(agentId: string, i: number): { name: string; labels: R
 export async function emulatedIommuFleet(
   agentId: string,
   n: number,
-  o: { stepMs?: number; mappings?: number } = {},
+  o: { stepMs?: number; mappings?: number; bootRoot?: string } = {},
 ): Promise<HostRuntime[]> {
   const hosts: HostRuntime[] = []
+  const kernelFiles = fleetKernelFiles(o.bootRoot)
   for (let i = 0; i < n; i++) {
     const { name, labels } = fleetHost(agentId, i)
     hosts.push(
       await EmulatedHost.boot(name, HARDWARE[i % HARDWARE.length], labels, BASE_KERNEL, {
         seed: i + 1,
+        kernelFiles,
         ...(o.stepMs !== undefined ? { stepMs: o.stepMs } : {}),
         ...(o.mappings !== undefined ? { mappings: o.mappings } : {}),
       }),
@@ -77,6 +91,8 @@ export interface FleetOptions {
   /** Per-host, per-step durations (the benchmark's seeded distribution). */
   stepMsFor?: (hostIndex: number, step: UpdateStep) => number
   hangMs?: number
+  /** HITLESS_BOOT_ROOT (default: this process's). */
+  bootRoot?: string
 }
 
 /**
@@ -89,11 +105,13 @@ export function emulatedFleet(
   stepMs: number,
   opts: FleetOptions = {},
 ): HostRuntime[] {
+  const kernelFiles = fleetKernelFiles(opts.bootRoot)
   return Array.from({ length: n }, (_, i) => {
     const { name, labels } = fleetHost(agentId, i)
     const stepMsFor = opts.stepMsFor
     return new StubEmulatedHost(name, HARDWARE[i % HARDWARE.length], labels, BASE_KERNEL, {
       stepMs,
+      kernelFiles,
       ...(stepMsFor ? { stepMsFor: (s: UpdateStep) => stepMsFor(i, s) } : {}),
       ...(opts.faults?.get(name) ? { fault: opts.faults.get(name) } : {}),
       ...(opts.hangMs !== undefined ? { hangMs: opts.hangMs } : {}),

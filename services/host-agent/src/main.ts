@@ -20,8 +20,12 @@ async function main(): Promise<void> {
     ? emulatedFleet(cfg.agentId, cfg.hosts, cfg.stepMs, {
         faults: parseStubFaults(process.env.HITLESS_EMU_FAULTS),
         ...(seed ? { stepMsFor: seededDurations(Number(seed), cfg.hosts).stepMs } : {}),
+        ...(cfg.bootRoot ? { bootRoot: cfg.bootRoot } : {}),
       })
-    : await emulatedIommuFleet(cfg.agentId, cfg.hosts, { stepMs: cfg.stepMs })
+    : await emulatedIommuFleet(cfg.agentId, cfg.hosts, {
+        stepMs: cfg.stepMs,
+        ...(cfg.bootRoot ? { bootRoot: cfg.bootRoot } : {}),
+      })
   const agent = new HostAgent(cfg, fleet, (m) => console.log(m))
   await agent.start()
   const stop = async () => {

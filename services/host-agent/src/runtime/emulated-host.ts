@@ -1,5 +1,13 @@
 import type { FaultCounts, Hardware, HostUpdateJob, Labels, UpdateStep } from '@hitless/protocol'
-import { EmulatedMachine, GuestVmm, Kernel, LiveUpdate, memoryFor } from '@hitless/live-update'
+import {
+  EmulatedMachine,
+  GuestVmm,
+  Kernel,
+  type KernelFiles,
+  LiveUpdate,
+  localKernelFiles,
+  memoryFor,
+} from '@hitless/live-update'
 import type { HostRuntime } from './host-runtime.js'
 
 export interface EmulatedHostOptions {
@@ -10,6 +18,8 @@ export interface EmulatedHostOptions {
   seed?: number
   /** Extra wall-clock time per step, so that an update takes visible time (ms). */
   stepMs?: number
+  /** Where PREFLIGHT reads the target kernel's image (default: paths as given). */
+  kernelFiles?: KernelFiles
 }
 
 /**
@@ -31,6 +41,7 @@ export class EmulatedHost implements HostRuntime {
     machine: EmulatedMachine,
     vmm: GuestVmm,
     private readonly stepMs: number,
+    private readonly kernelFiles: KernelFiles,
   ) {
     this.session = { machine, vmm }
   }
@@ -52,7 +63,15 @@ export class EmulatedHost implements HostRuntime {
     const kernel = Kernel.boot(machine, { version: kernelVersion, iommu: 'reset' })
     const vmm = await GuestVmm.setup(kernel, { mappings, seed: o.seed ?? 1 })
     machine.tick(128)
-    return new EmulatedHost(name, hardware, labels, machine, vmm, o.stepMs ?? 0)
+    return new EmulatedHost(
+      name,
+      hardware,
+      labels,
+      machine,
+      vmm,
+      o.stepMs ?? 0,
+      o.kernelFiles ?? localKernelFiles(),
+    )
   }
 
   private get kernelInstance(): Kernel {
@@ -84,6 +103,9 @@ export class EmulatedHost implements HostRuntime {
           updateId: job.updateId,
           strategy: job.strategy,
           targetKernel: job.kernel.version,
+          // PREFLIGHT checks this image's sha256 on the host; KEXEC stages image, initrd, cmdline.
+          kernelImage: job.kernel,
+          kernelFiles: this.kernelFiles,
           host: this.name,
           job: { updateId: job.updateId, attempt: job.attempt, epoch: job.epoch },
           // The older of the two kernels' formats, as the controller put it in the job.
@@ -99,7 +121,8 @@ export class EmulatedHost implements HostRuntime {
     const update = this.updateFor(job)
     const r = await update.runStep(step)
     const result = update.result()
-    if (r === 'failed') throw new Error(result.reason ?? `${step} failed`)
+    // The live update's reason is `STEP: why`; the update runner names the step itself.
+    if (r === 'failed') throw new Error(result.reason?.replace(`${step}: `, '') ?? `${step} failed`)
     const detail = result.steps.find((s) => s.step === step)?.detail ?? {}
     // Snapshot bytes and large plans stay on the host; the journal keeps the small facts.
     return Object.fromEntries(Object.entries(detail).filter(([, v]) => typeof v !== 'object' || v === null))

@@ -1,4 +1,11 @@
 import { randomUUID } from 'node:crypto'
+import {
+  checkKernelArtifact,
+  type KernelFiles,
+  type KexecTarget,
+  kexecTargetOf,
+  localKernelFiles,
+} from '@hitless/live-update'
 import type { Hardware, HostUpdateJob, Labels, UpdateStep } from '@hitless/protocol'
 import type { HostRuntime } from './host-runtime.js'
 
@@ -21,6 +28,8 @@ export interface StubHostOptions {
   fault?: StubFault
   /** How long a hanging step hangs before giving up (ms); default 1 hour. */
   hangMs?: number
+  /** Where PREFLIGHT reads the target kernel's image (default: paths as given). */
+  kernelFiles?: KernelFiles
 }
 
 /**
@@ -34,6 +43,7 @@ export class StubEmulatedHost implements HostRuntime {
   private currentBootId = randomUUID()
   private readonly opts: StubHostOptions
   private readonly hangs = new Set<NodeJS.Timeout>()
+  private readonly kernelFiles: KernelFiles
 
   constructor(
     readonly name: string,
@@ -44,7 +54,11 @@ export class StubEmulatedHost implements HostRuntime {
   ) {
     this.currentKernel = kernel
     this.opts = typeof opts === 'number' ? { stepMs: opts } : opts
+    this.kernelFiles = this.opts.kernelFiles ?? localKernelFiles()
   }
+
+  /** The kernel this host staged last (KEXEC), for tests. */
+  staged: KexecTarget | undefined
 
   kernel(): string {
     return this.currentKernel
@@ -69,7 +83,13 @@ export class StubEmulatedHost implements HostRuntime {
       }
       throw new Error(`emulated failure injected at ${step}`)
     }
+    if (step === 'PREFLIGHT') {
+      // As the live update's PREFLIGHT: the image is on the host and is the artifact's.
+      return (await checkKernelArtifact(this.kernelFiles, job.kernel)).detail
+    }
     if (step === 'KEXEC') {
+      // Stages the artifact PREFLIGHT checked (the same job's), as the live update does.
+      this.staged = kexecTargetOf(job.kernel)
       // Idempotent across a redelivered job: a second KEXEC to the same kernel is a no-op.
       if (this.currentKernel !== job.kernel.version) {
         this.currentKernel = job.kernel.version
