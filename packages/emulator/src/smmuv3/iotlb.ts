@@ -127,21 +127,36 @@ export class Iotlb {
       this.flushAll()
       this.evictions++
     }
+    const levels = b.levels
+    const m = levels[level] as PageMap
+    // Other sizes are looked at only when they hold entries (with 4 KiB pages only, never): the
+    // common case stays small enough for the compiler to inline into the translation.
+    if (levels[1].size + levels[2].size + levels[3].size !== m.size)
+      return this.insertBesideOtherSizes(b, iova, level, outputAddress, perm)
+    if (m.set(pageOf(iova, level), (outputAddress / 4096) * 8 + perm)) this.size++
+    this.inserts++
+    return false
+  }
+
+  private insertBesideOtherSizes(
+    b: IotlbBucket,
+    iova: number,
+    level: number,
+    outputAddress: number,
+    perm: number,
+  ): boolean {
     let conflict = false
     const levels = b.levels
-    // Other sizes are looked at only when they hold entries (with 4 KiB pages only, never).
-    if (levels[1].size + levels[2].size + levels[3].size !== (levels[level] as PageMap).size) {
-      for (let l = 1; l <= 3; l++) {
-        if (l === level) continue
-        const m = levels[l] as PageMap
-        if (m.size === 0) continue
-        const k = pageOf(iova, l)
-        if (!m.has(k)) continue
-        if (this.bbml >= 2) {
-          m.delete(k)
-          this.size--
-        } else conflict = true
-      }
+    for (let l = 1; l <= 3; l++) {
+      if (l === level) continue
+      const m = levels[l] as PageMap
+      if (m.size === 0) continue
+      const k = pageOf(iova, l)
+      if (!m.has(k)) continue
+      if (this.bbml >= 2) {
+        m.delete(k)
+        this.size--
+      } else conflict = true
     }
     const m = levels[level] as PageMap
     if (m.set(pageOf(iova, level), (outputAddress / 4096) * 8 + perm)) this.size++
