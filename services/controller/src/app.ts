@@ -117,6 +117,12 @@ export async function buildController(
       },
       security: [{ bearer: [] }, { session: [] }],
     },
+    // Components named by their schema's $id (Host, Rollout, …), not def-0, def-1: what client
+    // generators and readers see.
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === 'string' ? json.$id : `def-${i}`,
+    },
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
   // HITLESS_RATE_LIMIT=0 turns the global limit off; the login limit always holds.

@@ -1,4 +1,5 @@
 import Type from 'typebox'
+import { AUDIT_EXAMPLE } from './examples.js'
 
 export const AuditEntrySchema = Type.Object(
   {
@@ -9,7 +10,7 @@ export const AuditEntrySchema = Type.Object(
     target: Type.Union([Type.String(), Type.Null()]),
     detail: Type.Unknown(),
   },
-  { $id: 'AuditEntry' },
+  { $id: 'AuditEntry', examples: [AUDIT_EXAMPLE] },
 )
 export type AuditEntry = Type.Static<typeof AuditEntrySchema>
 

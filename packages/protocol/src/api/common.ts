@@ -1,4 +1,5 @@
 import Type from 'typebox'
+import { ERROR_EXAMPLE } from './examples.js'
 
 /** Every error response body: `code` is stable (errors/error-codes.ts), `message` is for people. */
 export const ErrorBodySchema = Type.Object(
@@ -9,7 +10,7 @@ export const ErrorBodySchema = Type.Object(
     }),
     details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
-  { $id: 'ErrorBody' },
+  { $id: 'ErrorBody', examples: [ERROR_EXAMPLE] },
 )
 export type ErrorBody = Type.Static<typeof ErrorBodySchema>
 

@@ -2,6 +2,7 @@ import Type from 'typebox'
 import { HardwareSchema } from '../enums/hardware.js'
 import { LabelsSchema } from './common.js'
 import { HostUpdateSchema } from './update.js'
+import { HOST_EXAMPLE, HOST_UPDATE_EXAMPLE } from './examples.js'
 
 export const HOST_STATES = ['REGISTERED', 'READY', 'CORDONED', 'UPDATING', 'FAILED_HELD', 'OFFLINE'] as const
 export type HostState = (typeof HOST_STATES)[number]
@@ -19,7 +20,7 @@ export const HostSchema = Type.Object(
     bootId: Type.String(),
     lastHeartbeat: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   },
-  { $id: 'Host' },
+  { $id: 'Host', examples: [HOST_EXAMPLE] },
 )
 export type Host = Type.Static<typeof HostSchema>
 
@@ -32,6 +33,6 @@ export const HostListQuerySchema = Type.Object({
 /** One host with its update history, newest first. */
 export const HostDetailSchema = Type.Object(
   { ...HostSchema.properties, updates: Type.Array(HostUpdateSchema) },
-  { $id: 'HostDetail' },
+  { $id: 'HostDetail', examples: [{ ...HOST_EXAMPLE, updates: [HOST_UPDATE_EXAMPLE] }] },
 )
 export type HostDetail = Type.Static<typeof HostDetailSchema>

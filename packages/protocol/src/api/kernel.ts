@@ -1,4 +1,5 @@
 import Type from 'typebox'
+import { KERNEL_EXAMPLE } from './examples.js'
 
 /** A target kernel is an artifact; agents stage it and check its sha256 in PREFLIGHT. */
 export const KernelSpecSchema = Type.Object({
@@ -30,6 +31,6 @@ export const KernelSchema = Type.Object(
     handoverFormat: Type.Integer(),
     createdAt: Type.String({ format: 'date-time' }),
   },
-  { $id: 'Kernel' },
+  { $id: 'Kernel', examples: [KERNEL_EXAMPLE] },
 )
 export type Kernel = Type.Static<typeof KernelSchema>

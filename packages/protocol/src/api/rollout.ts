@@ -1,6 +1,7 @@
 import Type from 'typebox'
 import { StrategySchema } from '../enums/strategy.js'
 import { LabelsSchema } from './common.js'
+import { EXAMPLE_POLICY, ROLLOUT_EXAMPLE } from './examples.js'
 import { KernelRefSchema, KernelSpecSchema } from './kernel.js'
 import { ResolvedPolicySchema, RolloutPolicySchema } from './rollout-policy.js'
 import { HostUpdateSchema } from './update.js'
@@ -20,21 +21,6 @@ export const HostSelectorSchema = Type.Object({
   names: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 10000 })),
 })
 export type HostSelector = Type.Static<typeof HostSelectorSchema>
-
-const EXAMPLE_POLICY = {
-  canary: 1,
-  waves: ['25%', '100%'],
-  maxConcurrent: '10%',
-  spreadBy: 'rack',
-  errorBudget: '2%',
-  bakeSeconds: 600,
-  windows: [{ cron: '0 22 * * 1-5', timeZone: 'Europe/Paris', durationMinutes: 360, cutoffMinutes: 30 }],
-  blackoutSloMs: 500,
-  onUnverified: 'pause',
-  onConsistent: 'pause',
-  returnDeadlineSeconds: 300,
-  onHalt: 'keep',
-}
 
 export const CreateRolloutBodySchema = Type.Object(
   {
@@ -145,7 +131,7 @@ export const RolloutSchema = Type.Object(
     waves: Type.Array(WaveSchema),
     hosts: Type.Array(HostUpdateSchema),
   },
-  { $id: 'Rollout' },
+  { $id: 'Rollout', examples: [ROLLOUT_EXAMPLE] },
 )
 export type Rollout = Type.Static<typeof RolloutSchema>
 

@@ -1,4 +1,5 @@
 import Type from 'typebox'
+import { SESSION_EXAMPLE, TOKEN_INFO_EXAMPLE } from './examples.js'
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const
 export type OperatorRole = (typeof ROLES)[number]
@@ -14,7 +15,7 @@ export const SessionSchema = Type.Object(
     csrfToken: Type.String(),
     expiresAt: Type.String({ format: 'date-time' }),
   },
-  { $id: 'Session' },
+  { $id: 'Session', examples: [SESSION_EXAMPLE] },
 )
 
 export const CreateTokenBodySchema = Type.Object({
@@ -31,7 +32,7 @@ export const TokenInfoSchema = Type.Object(
     createdAt: Type.String({ format: 'date-time' }),
     revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   },
-  { $id: 'TokenInfo' },
+  { $id: 'TokenInfo', examples: [TOKEN_INFO_EXAMPLE] },
 )
 
 /** A new token: the secret is shown once; only its SHA-256 is stored. */

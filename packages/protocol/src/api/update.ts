@@ -2,6 +2,7 @@ import Type from 'typebox'
 import { FaultCountsSchema } from '../enums/fault-counts.js'
 import { UpdateStepSchema } from '../enums/update-step.js'
 import { VerdictSchema } from '../enums/verdict.js'
+import { HOST_UPDATE_EXAMPLE, VERDICT_EXAMPLE } from './examples.js'
 
 export const HOST_UPDATE_STATES = [
   'PENDING',
@@ -43,7 +44,7 @@ export const VerdictBodySchema = Type.Object(
     faults: Type.Union([FaultCountsSchema, Type.Null()]),
     createdAt: Type.String({ format: 'date-time' }),
   },
-  { $id: 'Verdict' },
+  { $id: 'Verdict', examples: [VERDICT_EXAMPLE] },
 )
 export type VerdictBody = Type.Static<typeof VerdictBodySchema>
 
@@ -66,7 +67,7 @@ export const HostUpdateSchema = Type.Object(
     steps: Type.Array(StepRecordSchema),
     verdict: Type.Union([VerdictSchema, Type.Null()]),
   },
-  { $id: 'HostUpdate' },
+  { $id: 'HostUpdate', examples: [HOST_UPDATE_EXAMPLE] },
 )
 export type HostUpdate = Type.Static<typeof HostUpdateSchema>
 

@@ -21,7 +21,22 @@ export const eventRoutes =
             '`data: {"id":"upd-…","rolloutId":"ro-…","hostName":"h001","state":"SUCCEEDED","verdict":"hitless"}`.',
           querystring: Type.Object({ rolloutId: Type.Optional(Type.String({ maxLength: 200 })) }),
           headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ pattern: '^[0-9]{1,16}$' })) }),
-          response: { 200: Type.String({ description: 'text/event-stream' }), ...READ_ERRORS },
+          response: {
+            200: {
+              description:
+                'The event stream, open until the client leaves (a comment line every 15 s keeps it alive)',
+              content: {
+                'text/event-stream': {
+                  schema: Type.String({
+                    examples: [
+                      'id: 1764100000123\nevent: update\ndata: {"id":"upd-7e1d…","rolloutId":"ro-1a2b…","hostName":"gpu-a-017","state":"SUCCEEDED","verdict":"hitless"}\n\n',
+                    ],
+                  }),
+                },
+              },
+            },
+            ...READ_ERRORS,
+          },
         },
       },
       async (req, reply) => {
