@@ -388,42 +388,42 @@ export class VtdIommu implements IommuTranslator {
     }
     // slWalk's success path: every entry present with the access allowed (R/W ANDed over the
     // levels), no reserved bit, table entries below 4 GiB and inside memory, PS clear above level 1.
+    // One test per entry word: the access bit set and no reserved bit is (e & (mask | access))
+    // === access, since the AND over the levels has the access bit when every level has it.
     const lo = iova >>> 0
     const hi = (iova / 4294967296) >>> 0
     const hiTable = this.fastHiTable
+    const limit = size - 4096
     let table = root.slptptr
-    if (table + 4096 > size) return undefined
+    if (table > limit) return undefined
     let perms = 3
     let w: number
     let e: number
     if (root.levels === 4) {
       w = (table >>> 2) + (((hi >>> 7) & 511) << 1)
       e = u32[w]
+      if ((e & (this.fastLo4 | accessBit)) !== accessBit || (u32[w + 1] & hiTable) !== 0) return undefined
       perms &= e
-      if ((perms & accessBit) === 0 || (e & this.fastLo4) !== 0 || (u32[w + 1] & hiTable) !== 0)
-        return undefined
       table = (e & 0xfffff000) >>> 0
-      if (table + 4096 > size) return undefined
+      if (table > limit) return undefined
     } else if (root.levels !== 3) return undefined
     w = (table >>> 2) + ((((lo >>> 30) | (hi << 2)) & 511) << 1)
     e = u32[w]
+    if ((e & (this.fastLo3 | accessBit)) !== accessBit || (u32[w + 1] & hiTable) !== 0) return undefined
     perms &= e
-    if ((perms & accessBit) === 0 || (e & this.fastLo3) !== 0 || (u32[w + 1] & hiTable) !== 0)
-      return undefined
     table = (e & 0xfffff000) >>> 0
-    if (table + 4096 > size) return undefined
+    if (table > limit) return undefined
     w = (table >>> 2) + (((lo >>> 21) & 511) << 1)
     e = u32[w]
+    if ((e & (this.fastLo2 | accessBit)) !== accessBit || (u32[w + 1] & hiTable) !== 0) return undefined
     perms &= e
-    if ((perms & accessBit) === 0 || (e & this.fastLo2) !== 0 || (u32[w + 1] & hiTable) !== 0)
-      return undefined
     table = (e & 0xfffff000) >>> 0
-    if (table + 4096 > size) return undefined
+    if (table > limit) return undefined
     w = (table >>> 2) + (((lo >>> 12) & 511) << 1)
     e = u32[w]
     const eh = u32[w + 1]
+    if ((e & (this.fastLo1 | accessBit)) !== accessBit || (eh & this.fastHi) !== 0) return undefined
     perms &= e
-    if ((perms & accessBit) === 0 || (e & this.fastLo1) !== 0 || (eh & this.fastHi) !== 0) return undefined
     const addr = (eh & 0xfffff) * 4294967296 + ((e & 0xfffff000) >>> 0)
     stats.translations++
     stats.walks++
