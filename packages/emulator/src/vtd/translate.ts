@@ -269,10 +269,17 @@ export class VtdIommu implements IommuTranslator {
     // Deterministic mode services every command synchronously (mmio); otherwise look at the doorbell.
     if (this.polled && Atomics.load(this.registers.i32, LATCH.DOORBELL >>> 2) !== this.seenDoorbell)
       this.service()
-    if (this.fastLegacy && pasid === undefined) {
-      const o = this.translateLegacyFast(requesterId & 0xffff, iova, access === 'write')
-      if (o !== undefined) return o
-    }
+    if (this.fastLegacy && pasid === undefined) return this.translateLegacyFast(requesterId, iova, access)
+    return this.translateGeneral(requesterId, iova, access, pasid)
+  }
+
+  /** The whole translation, every mode and every fault (after the doorbell check). */
+  private translateGeneral(
+    requesterId: number,
+    iova: number,
+    access: DmaAccessKind,
+    pasid: number | undefined,
+  ): TranslationOutcome {
     const stats = this.stats
     stats.translations++
     if (!this.translationEnabled) {
@@ -342,45 +349,48 @@ export class VtdIommu implements IommuTranslator {
    * (with caches forced to miss: the root entry re-read and checked, the context entry re-read and
    * found equal to the cached one, as resolveLegacy does), the IOTLB, else a walk through table
    * entries to a 4 KiB leaf with every check of slWalk, and the IOTLB fill. Anything else — a
-   * fault, a superpage, a changed or missing context entry, pass-through — returns undefined
-   * before any state has changed, and the general path does the whole translation again from the
+   * fault, a superpage, a changed or missing context entry, pass-through — goes, before any
+   * state has changed, to translateGeneral, which does the whole translation again from the
    * start: the same reads, since nothing runs between them in deterministic mode. One function
-   * with literal masks, no result object, no calls on the way: the general path's calls and
-   * decoding cost more than its reads.
+   * with literal masks, no result object, no calls on the way (and `translate` small enough to
+   * inline into its caller): the general path's calls and decoding cost more than its reads.
    */
-  private translateLegacyFast(sid: number, iova: number, isWrite: boolean): TranslationOutcome | undefined {
+  private translateLegacyFast(requesterId: number, iova: number, access: DmaAccessKind): TranslationOutcome {
+    const sid = requesterId & 0xffff
     const cached = this.contextCache.get(sid)
-    if (cached === undefined || cached.scalable) return undefined
+    if (cached === undefined || cached.scalable)
+      return this.translateGeneral(requesterId, iova, access, undefined)
     const root = cached.root
-    if (root === undefined || root.passThrough || !(iova >= 0 && iova < root.limit)) return undefined
+    if (root === undefined || root.passThrough || !(iova >= 0 && iova < root.limit))
+      return this.translateGeneral(requesterId, iova, access, undefined)
     const u32 = this.u32
     const size = this.memSize
     const forceMiss = this.forceMiss
     if (forceMiss) {
       const rta = this.rta
-      if (rta + 4096 > size) return undefined
+      if (rta + 4096 > size) return this.translateGeneral(requesterId, iova, access, undefined)
       let i = (rta + (sid >>> 8) * 16) >>> 2
       const r0 = u32[i]
       const r1 = u32[i + 1]
       // Present (bit 0) and no reserved bit: [11:1], at or above HAW, the high qword.
       if ((r0 & 0xfff) !== 1 || (r1 & this.aboveHaw) !== 0 || u32[i + 2] !== 0 || u32[i + 3] !== 0)
-        return undefined
+        return this.translateGeneral(requesterId, iova, access, undefined)
       const ctp = (r1 & 0xfffff) * 4294967296 + ((r0 & 0xfffff000) >>> 0)
-      if (ctp + 4096 > size) return undefined
+      if (ctp + 4096 > size) return this.translateGeneral(requesterId, iova, access, undefined)
       i = (ctp + (sid & 0xff) * 16) >>> 2
       // The cached entry passed every check when it was decoded: equal words pass them again.
       const raw = cached.raw
       if (u32[i] !== raw[0] || u32[i + 1] !== raw[1] || u32[i + 2] !== raw[2] || u32[i + 3] !== raw[3])
-        return undefined
+        return this.translateGeneral(requesterId, iova, access, undefined)
     }
-    const accessBit = isWrite ? 2 : 1
+    const accessBit = access === 'write' ? 2 : 1
     const tlb = root.iotlb
     const stats = this.stats
     if (!forceMiss) {
       const v = tlb.lookup(iova)
       if (v >= 0) {
         const perms = v & 3
-        if ((perms & accessBit) === 0) return undefined
+        if ((perms & accessBit) === 0) return this.translateGeneral(requesterId, iova, access, undefined)
         stats.translations++
         stats.iotlbHits++
         return this.ok((v - perms) * 1024 + (iova & HIT_OFFSET_MASK[tlb.hitLevel]), true)
@@ -395,34 +405,38 @@ export class VtdIommu implements IommuTranslator {
     const hiTable = this.fastHiTable
     const limit = size - 4096
     let table = root.slptptr
-    if (table > limit) return undefined
+    if (table > limit) return this.translateGeneral(requesterId, iova, access, undefined)
     let perms = 3
     let w: number
     let e: number
     if (root.levels === 4) {
       w = (table >>> 2) + (((hi >>> 7) & 511) << 1)
       e = u32[w]
-      if ((e & (this.fastLo4 | accessBit)) !== accessBit || (u32[w + 1] & hiTable) !== 0) return undefined
+      if ((e & (this.fastLo4 | accessBit)) !== accessBit || (u32[w + 1] & hiTable) !== 0)
+        return this.translateGeneral(requesterId, iova, access, undefined)
       perms &= e
       table = (e & 0xfffff000) >>> 0
-      if (table > limit) return undefined
-    } else if (root.levels !== 3) return undefined
+      if (table > limit) return this.translateGeneral(requesterId, iova, access, undefined)
+    } else if (root.levels !== 3) return this.translateGeneral(requesterId, iova, access, undefined)
     w = (table >>> 2) + ((((lo >>> 30) | (hi << 2)) & 511) << 1)
     e = u32[w]
-    if ((e & (this.fastLo3 | accessBit)) !== accessBit || (u32[w + 1] & hiTable) !== 0) return undefined
+    if ((e & (this.fastLo3 | accessBit)) !== accessBit || (u32[w + 1] & hiTable) !== 0)
+      return this.translateGeneral(requesterId, iova, access, undefined)
     perms &= e
     table = (e & 0xfffff000) >>> 0
-    if (table > limit) return undefined
+    if (table > limit) return this.translateGeneral(requesterId, iova, access, undefined)
     w = (table >>> 2) + (((lo >>> 21) & 511) << 1)
     e = u32[w]
-    if ((e & (this.fastLo2 | accessBit)) !== accessBit || (u32[w + 1] & hiTable) !== 0) return undefined
+    if ((e & (this.fastLo2 | accessBit)) !== accessBit || (u32[w + 1] & hiTable) !== 0)
+      return this.translateGeneral(requesterId, iova, access, undefined)
     perms &= e
     table = (e & 0xfffff000) >>> 0
-    if (table > limit) return undefined
+    if (table > limit) return this.translateGeneral(requesterId, iova, access, undefined)
     w = (table >>> 2) + (((lo >>> 12) & 511) << 1)
     e = u32[w]
     const eh = u32[w + 1]
-    if ((e & (this.fastLo1 | accessBit)) !== accessBit || (eh & this.fastHi) !== 0) return undefined
+    if ((e & (this.fastLo1 | accessBit)) !== accessBit || (eh & this.fastHi) !== 0)
+      return this.translateGeneral(requesterId, iova, access, undefined)
     perms &= e
     const addr = (eh & 0xfffff) * 4294967296 + ((e & 0xfffff000) >>> 0)
     stats.translations++
