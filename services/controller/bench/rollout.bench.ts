@@ -21,6 +21,11 @@ import { idealMakespanMs } from './ideal-schedule.js'
 import { type AgentTrace, breakdown, Recorder } from './makespan-breakdown.js'
 
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 1000)
+/**
+ * Processes that burn a core each during the rollout (BENCH_BACKGROUND_LOAD=2: two), so that a
+ * run under load is reproducible by command rather than by whatever else the machine runs.
+ */
+const BACKGROUND_LOAD = Number(process.env.BENCH_BACKGROUND_LOAD ?? 0)
 const SEED = 20261125
 const POLICY: RolloutPolicy = {
   canary: 10,
@@ -182,11 +187,21 @@ async function main(): Promise<void> {
   })
   if (created.status !== 201) throw new Error(JSON.stringify(created.body))
   const id = created.body.id
+  const burners = Array.from({ length: BACKGROUND_LOAD }, () =>
+    spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }),
+  )
+  const stopBurners = () => {
+    for (const b of burners) b.kill('SIGKILL')
+  }
+  process.on('exit', stopBurners) // whatever ends the bench, they must not outlive it
   const cpu0 = process.cpuUsage()
   const wall0 = Date.now()
   const load0 = loadavg()[0]
   const [busy0, total0, irq0, steal0] = cpuTimes()
-  const groups = { 'controller+verifier': process.pid, agent: agent.pid ?? -1 }
+  const groups: Record<string, number> = { 'controller+verifier': process.pid, agent: agent.pid ?? -1 }
+  burners.forEach((b, i) => {
+    groups[`background load ${i + 1}`] = b.pid ?? -1
+  })
   const byGroup0 = cpuByGroup(groups)
   let waitErr: unknown
   await waitFor(
@@ -203,12 +218,16 @@ async function main(): Promise<void> {
     30 * 60 * 1000,
     200,
   )
-  if (waitErr) throw waitErr
+  if (waitErr) {
+    stopBurners()
+    throw waitErr
+  }
   const cpu = process.cpuUsage(cpu0)
   const [busy1, total1, irq1, steal1] = cpuTimes()
   const machineBusy = (busy1 - busy0) / (total1 - total0)
   // Who used the machine's CPU during the rollout, in cores (the rest is other work on the machine).
   const byGroup1 = cpuByGroup(groups)
+  stopBurners()
   const cores = (j: number) => (j / (total1 - total0)) * cpus().length
   const used = Object.keys(byGroup1).map((k) => [k, cores(byGroup1[k] - byGroup0[k])] as const)
   const irq = cores(irq1 - irq0)
@@ -217,7 +236,7 @@ async function main(): Promise<void> {
   console.log(
     `CPU during the rollout, in cores of ${cpus().length}: ${used.map(([k, c]) => `${k} ${c.toFixed(2)}`).join(', ')}, interrupts ${irq.toFixed(2)}, steal ${steal.toFixed(2)}, other processes ${others.toFixed(2)}`,
   )
-  const loadDesc = `load average ${load0.toFixed(1)} → ${loadavg()[0].toFixed(1)}, machine CPU ${(machineBusy * 100).toFixed(0)}% busy`
+  const loadDesc = `${BACKGROUND_LOAD ? `BENCH_BACKGROUND_LOAD=${BACKGROUND_LOAD}, ` : ''}load average ${load0.toFixed(1)} → ${loadavg()[0].toFixed(1)}, machine CPU ${(machineBusy * 100).toFixed(0)}% busy`
   console.log(
     `controller+verifier process CPU: ${(((cpu.user + cpu.system) / 1000 / (Date.now() - wall0)) * 100).toFixed(0)}% of one core; ${loadDesc}`,
   )
