@@ -24,14 +24,40 @@ after(async () => {
 
 const get = async (id: string) => (await api<Rollout>(p, p.adminToken, 'GET', `/api/v1/rollouts/${id}`)).body
 
-test('a halt with onHalt rollback returns the updated hosts to their previous kernel, and only them', async () => {
-  const cfg = loadAgentConfig(['--hosts', '6', '--agent-id', 'emu-rb'], {
+/** A fleet of `n` stub hosts of agent `id` whose host `failing` fails at PREFLIGHT, started. */
+async function startFleet(id: string, n: number, failing: string) {
+  await agent?.stop()
+  const cfg = loadAgentConfig(['--hosts', String(n), '--agent-id', id], {
     ...p.agentEnv,
     HITLESS_EMU_STEP_MS: '20',
   })
-  // Wave order without spread: h000 (canary), then h001…h005 two at a time; h003 fails at PREFLIGHT.
-  const fleet = emulatedFleet('emu-rb', 6, cfg.stepMs, { faults: parseStubFaults('emu-rb-h003:PREFLIGHT') })
+  const fleet = emulatedFleet(id, n, cfg.stepMs, { faults: parseStubFaults(`${failing}:PREFLIGHT`) })
   agent = new HostAgent(cfg, fleet)
+  return { fleet, start: () => agent!.start() }
+}
+
+/** A rollout of the fleet labelled `fleet` that halts at its first failure and rolls back. */
+async function createRollingBack(fleet: string, kernel: object, maxConcurrent: number): Promise<string> {
+  const created = await api<Rollout>(p, p.adminToken, 'POST', '/api/v1/rollouts', {
+    kernel,
+    strategy: 'serialise',
+    selector: { labels: { fleet } },
+    policy: {
+      canary: 1,
+      waves: ['100%'],
+      maxConcurrent,
+      errorBudget: 0,
+      onUnverified: 'continue',
+      onHalt: 'rollback',
+    },
+  })
+  assert.equal(created.status, 201, JSON.stringify(created.body))
+  return created.body.id
+}
+
+test('a halt with onHalt rollback returns the updated hosts to their previous kernel, and only them', async () => {
+  // Wave order without spread: h000 (canary), then h001…h005 two at a time; h003 fails at PREFLIGHT.
+  const { fleet, start } = await startFleet('emu-rb', 6, 'emu-rb-h003')
   const jobs: HostUpdateJob[] = []
   for (const h of fleet) {
     const run = h.runStep.bind(h)
@@ -40,7 +66,7 @@ test('a halt with onHalt rollback returns the updated hosts to their previous ke
       return run(step, job)
     }
   }
-  await agent.start()
+  await start()
   // The hosts' running kernel, registered so that a halt can roll back to it (a rollout with
   // onHalt rollback is refused otherwise), with the older handover format.
   const base = await api(p, p.adminToken, 'POST', '/api/v1/kernels', {
@@ -50,21 +76,7 @@ test('a halt with onHalt rollback returns the updated hosts to their previous ke
     handoverFormat: 1,
   })
   assert.equal(base.status, 201, JSON.stringify(base.body))
-  const created = await api<Rollout>(p, p.adminToken, 'POST', '/api/v1/rollouts', {
-    kernel: { ...KERNEL, handoverFormat: 2 },
-    strategy: 'serialise',
-    selector: { labels: { fleet: 'emu-rb' } },
-    policy: {
-      canary: 1,
-      waves: ['100%'],
-      maxConcurrent: 2,
-      errorBudget: 0,
-      onUnverified: 'continue',
-      onHalt: 'rollback',
-    },
-  })
-  assert.equal(created.status, 201, JSON.stringify(created.body))
-  const id = created.body.id
+  const id = await createRollingBack('emu-rb', { ...KERNEL, handoverFormat: 2 }, 2)
 
   const child = await waitFor(
     'the rollback rollout to complete',
@@ -124,31 +136,8 @@ test('a halt with onHalt rollback returns the updated hosts to their previous ke
 })
 
 test('a halt whose previous kernel is no longer registered names the hosts it cannot roll back, once', async () => {
-  await agent?.stop()
-  const cfg = loadAgentConfig(['--hosts', '3', '--agent-id', 'emu-rb2'], {
-    ...p.agentEnv,
-    HITLESS_EMU_STEP_MS: '20',
-  })
-  agent = new HostAgent(
-    cfg,
-    emulatedFleet('emu-rb2', 3, cfg.stepMs, { faults: parseStubFaults('emu-rb2-h001:PREFLIGHT') }),
-  )
-  await agent.start()
-  const created = await api<Rollout>(p, p.adminToken, 'POST', '/api/v1/rollouts', {
-    kernel: KERNEL,
-    strategy: 'serialise',
-    selector: { labels: { fleet: 'emu-rb2' } },
-    policy: {
-      canary: 1,
-      waves: ['100%'],
-      maxConcurrent: 1,
-      errorBudget: 0,
-      onUnverified: 'continue',
-      onHalt: 'rollback',
-    },
-  })
-  assert.equal(created.status, 201, JSON.stringify(created.body))
-  const id = created.body.id
+  await (await startFleet('emu-rb2', 3, 'emu-rb2-h001')).start()
+  const id = await createRollingBack('emu-rb2', KERNEL, 1)
   // Accepted while the hosts' kernel was registered; no longer under that version by the halt
   // (the first test's rollback rollout still refers to its row, so it is renamed, not deleted).
   await p.db.kernel.updateMany({
