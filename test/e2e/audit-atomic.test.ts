@@ -56,7 +56,14 @@ test('an action whose audit entry cannot be written is not done; with it, both l
     policy: { canary: 1, waves: ['100%'], maxConcurrent: 1, onUnverified: 'continue' },
   }
 
-  await refuseAudit('rollout.create', 'rollout.pause', 'token.create', 'host.cordon')
+  await refuseAudit('rollout.create', 'rollout.pause', 'token.create', 'host.cordon', 'kernel.register')
+  const kernel = { ...KERNEL, version: '7.2.13-audit' }
+  assert.equal((await api(p, p.adminToken, 'POST', '/api/v1/kernels', kernel)).status, 500)
+  assert.equal(
+    await p.db.kernel.count({ where: { version: kernel.version } }),
+    0,
+    'no kernel without its entry',
+  )
   const refused = await api(p, p.adminToken, 'POST', '/api/v1/rollouts', body)
   assert.equal(refused.status, 500, JSON.stringify(refused.body))
   assert.equal(await p.db.rollout.count(), 0, 'no rollout without its audit entry')
@@ -71,6 +78,8 @@ test('an action whose audit entry cannot be written is not done; with it, both l
   assert.equal((await p.db.host.findUniqueOrThrow({ where: { id: spare.id } })).state, 'READY')
 
   await refuseAudit('rollout.pause')
+  assert.equal((await api(p, p.adminToken, 'POST', '/api/v1/kernels', kernel)).status, 201)
+  assert.equal(await audits('kernel.register'), 1)
   const created = await api<Rollout>(p, p.adminToken, 'POST', '/api/v1/rollouts', {
     ...body,
     selector: { names: ['emu-aud-h000', 'emu-aud-h001', 'emu-aud-h002'] },

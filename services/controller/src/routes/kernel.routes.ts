@@ -21,11 +21,7 @@ export const kernelRoutes =
         },
       },
       async (req, reply) => {
-        const { kernel, created } = await ctx.kernels.register(req.body)
-        if (created)
-          await ctx.audit.record(req.principal!.name, 'kernel.register', kernel.id, {
-            version: kernel.version,
-          })
+        const { kernel, created } = await ctx.kernels.registerBy(req.principal!.name, req.body)
         return reply.status(created ? 201 : 200).send(kernel)
       },
     )

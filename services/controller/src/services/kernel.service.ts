@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Db } from '@hitless/db'
 import { HitlessError, type Kernel, type KernelSpec } from '@hitless/protocol'
+import { auditIn } from './audit.service.js'
 import { toKernel } from './presenters.js'
 
 type Tx = Pick<Db, 'kernel'>
@@ -41,6 +42,15 @@ export class KernelService {
   }
 
   /** A rollout's `kernel`: a spec (registered on the way) or `{id}` of a registered one (else 422). */
+  /** An operator's registration, audited in the same transaction when it created the artifact. */
+  async registerBy(actor: string, spec: KernelSpec): Promise<{ kernel: Kernel; created: boolean }> {
+    return this.db.$transaction(async (tx) => {
+      const r = await this.register(spec, tx)
+      if (r.created) await auditIn(tx, actor, 'kernel.register', r.kernel.id, { version: r.kernel.version })
+      return r
+    })
+  }
+
   async resolve(ref: KernelSpec | { id: string }, tx: Tx = this.db): Promise<Kernel> {
     if ('version' in ref) return (await this.register(ref, tx)).kernel
     const k = await tx.kernel.findUnique({ where: { id: ref.id } })
