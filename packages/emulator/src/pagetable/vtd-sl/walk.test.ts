@@ -113,3 +113,52 @@ test('atomic mode walks the same table with Atomics', () => {
   assert.equal(slWalk(memory, true, b.root, 4, 0x3004, 2, slReservedMasks(46), out), SL_WALK_OK)
   assert.equal(out.pa, 0x8004)
 })
+
+test('the plain walk (with its 4 KiB fast path) answers as the atomic walk on entries with random bits', () => {
+  const { b, out, memory, port } = setup()
+  b.map(0x40_1000, 0x9000, 4096, { r: true, w: true })
+  b.map(0x40_2000, 0xa000, 4096, { r: true, w: false })
+  const rsvd = slReservedMasks(46)
+  const atomicOut = new SlWalkResult()
+  // The four entries on the path of 0x401000 (level 4 down to 1), found by walking them.
+  const slots: number[] = []
+  let table = b.root
+  for (const shift of [39, 30, 21, 12]) {
+    const slot = table + ((Math.floor(0x40_1000 / 2 ** shift) & 511) << 3)
+    slots.push(slot)
+    table = memory.u32[slot >>> 2] & 0xfffff000
+  }
+  let seed = 20261126
+  const rand = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+    return seed >>> 16 // an LCG's low bits repeat with a short period
+  }
+  const bits = [0, 1, 7, 11, 12, 20, 30]
+  const hiBits = [0, 14, 20, 30]
+  let faults = 0
+  let oks = 0
+  for (let i = 0; i < 4000; i++) {
+    const slot = slots[rand() % 4]
+    const lo = memory.u32[slot >>> 2]
+    const hi = memory.u32[(slot >>> 2) + 1]
+    // One bit, sometimes none (the untouched walk must translate too).
+    const flipLo = rand() % 4 === 0 ? 0 : 1 << bits[rand() % bits.length]
+    const flipHi = rand() % 3 === 0 ? 1 << hiBits[rand() % hiBits.length] : 0
+    port.store64Split(slot, (lo ^ flipLo) >>> 0, (hi ^ flipHi) >>> 0)
+    for (const iova of [0x40_1000, 0x40_2abc, 0x40_0000])
+      for (const access of [1, 2]) {
+        const plain = slWalk(memory, false, b.root, 4, iova, access, rsvd, out)
+        const atomic = slWalk(memory, true, b.root, 4, iova, access, rsvd, atomicOut)
+        assert.equal(plain, atomic, `iova ${iova.toString(16)} access ${access} entry ${slot.toString(16)}`)
+        if (plain === SL_WALK_OK) {
+          oks++
+          assert.deepEqual({ ...out }, { ...atomicOut })
+        } else {
+          faults++
+          assert.equal(out.faultLevel, atomicOut.faultLevel)
+        }
+      }
+    port.store64Split(slot, lo, hi)
+  }
+  assert.ok(faults > 1000 && oks > 500, `${faults} faulting walks, ${oks} translated`)
+})

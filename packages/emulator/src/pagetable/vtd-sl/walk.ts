@@ -71,11 +71,58 @@ export function slWalk(
   // arithmetic: memory is at most 4 GiB (VtdIommu checks), so a table address with bits above 31
   // set lies outside memory. Only a leaf's address may be larger.
   if (root + 4096 > size) return fail(out, levels, 0, SL_WALK_ACCESS_ERROR)
-  let table = root >>> 0
-  let perms = 3
   let e: number
   let eh: number
   let w: number
+  if (levels === 4) {
+    // The common case first: four levels of tables down to a 4 KiB page, each entry tested once
+    // (the access's R/W bit set, no reserved bit, no PS, a table below 4 GiB). Anything else —
+    // a fault, a superpage — leaves this block and the walk below redoes it from the root with
+    // every check in the spec's order (pure reads: the same entries, the same answer).
+    const rl = rsvd.lo
+    const hiTable = rsvdHi | 0xfffff
+    let t = root >>> 0
+    let p = 3
+    w = (t >>> 2) + (((hi >>> 7) & 511) << 1)
+    e = u32[w]
+    if ((e & (rl[4] | access)) === access && (u32[w + 1] & hiTable) === 0) {
+      p &= e
+      t = (e & ADDR_LO) >>> 0
+      if (t + 4096 <= size) {
+        w = (t >>> 2) + ((((lo >>> 30) | (hi << 2)) & 511) << 1)
+        e = u32[w]
+        if ((e & (rl[3] | PS | access)) === access && (u32[w + 1] & hiTable) === 0) {
+          p &= e
+          t = (e & ADDR_LO) >>> 0
+          if (t + 4096 <= size) {
+            w = (t >>> 2) + (((lo >>> 21) & 511) << 1)
+            e = u32[w]
+            if ((e & (rl[2] | PS | access)) === access && (u32[w + 1] & hiTable) === 0) {
+              p &= e
+              t = (e & ADDR_LO) >>> 0
+              if (t + 4096 <= size) {
+                w = (t >>> 2) + (((lo >>> 12) & 511) << 1)
+                e = u32[w]
+                eh = u32[w + 1]
+                if ((e & (rl[1] | access)) === access && (eh & rsvdHi) === 0) {
+                  const addr = (eh & 0xfffff) * TWO32 + ((e & ADDR_LO) >>> 0)
+                  out.pa = addr + (lo & 0xfff)
+                  out.leafBase = addr
+                  out.leafLevel = 1
+                  out.perms = p & e & 3
+                  out.faultLevel = 0
+                  out.entriesRead = 4
+                  return SL_WALK_OK
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  let table = root >>> 0
+  let perms = 3
   if (levels === 4) {
     w = (table >>> 2) + (((hi >>> 7) & 511) << 1)
     e = u32[w]
