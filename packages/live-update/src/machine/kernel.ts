@@ -3,7 +3,6 @@ import { CpuStorePort, FrameAllocator, PAGE_SIZE, REG, SmmuDriver } from '@hitle
 import { EmulatedBackend, type IommuDriver, Smmuv3IommuDriver, VtdIommuDriver } from '@hitless/iommufd'
 import { FIRMWARE_FRAMES } from './kexec-memory.js'
 import type { KernelPlatform } from './kernel-platform.js'
-import { adoptSmmuDriver } from './smmu-driver-adopt.js'
 
 export interface BootOptions {
   version: string
@@ -51,7 +50,7 @@ export class Kernel {
     if (mmio) {
       const low =
         o.iommu === 'adopt'
-          ? adoptSmmuDriver({ port, allocator, mmio })
+          ? SmmuDriver.adopt({ port, allocator, mmio })
           : SmmuDriver.probe({ port, allocator, mmio, sidBits: 8 })
       driver = new Smmuv3IommuDriver({
         ...(machine.smmu ? { smmu: machine.smmu } : {}),

@@ -73,6 +73,36 @@ export class SmmuDriver {
     this.cmdq = new CommandQueueWriter(opts.port, opts.mmio, cmdqBase, cmdqLog2)
   }
 
+  /**
+   * The new kernel's driver over a unit that is already translating (after kexec): the stream
+   * table and queues are where STRTAB_BASE(_CFG), CMDQ_BASE and EVTQ_BASE say, the command queue
+   * continues at the hardware's CMDQ_PROD, and nothing is reset — no CR0 write, no STE rewritten
+   * (arm_smmu_device_reset would write every STE as abort: every device would fault). Only what
+   * the registers hold is trusted; a 2-level stream table is refused (not modelled here).
+   */
+  static adopt(opts: Pick<SmmuDriverOptions, 'port' | 'allocator' | 'mmio'>): SmmuDriver {
+    const { mmio } = opts
+    const lo = (r: number) => mmio.read32(r) >>> 0
+    const base = (r: number, hi: number) => (lo(r) & ~0x3f) + lo(hi) * 2 ** 32
+    const cfg = lo(REG.STRTAB_BASE_CFG)
+    if (((cfg >>> 16) & 3) !== STRTAB_FMT_LINEAR)
+      throw new Error('adopting a 2-level stream table is not modelled')
+    const sidBits = cfg & 0x3f
+    const strtab = base(REG.STRTAB_BASE, REG.STRTAB_BASE_HI)
+    const cmdqLog2 = lo(REG.CMDQ_BASE) & 0x1f
+    const cmdqBase = base(REG.CMDQ_BASE, REG.CMDQ_BASE_HI) & ~0xfff
+    const evtqLog2 = lo(REG.EVTQ_BASE) & 0x1f
+    const evtqBase = base(REG.EVTQ_BASE, REG.EVTQ_BASE_HI) & ~0xfff
+    const d = new SmmuDriver({ ...opts, sidBits, format: 'linear' }, strtab, cmdqBase, cmdqLog2, evtqBase)
+    const bytes = (n: number) => Math.max(1, Math.ceil(n / PAGE_SIZE)) * PAGE_SIZE
+    d.structureFrames.push(
+      { pa: strtab, bytes: bytes(2 ** sidBits * STE_SIZE), what: 'stream table' },
+      { pa: cmdqBase, bytes: bytes(2 ** cmdqLog2 * CMDQ_ENT_SIZE), what: 'command queue' },
+      { pa: evtqBase, bytes: bytes(2 ** evtqLog2 * EVTQ_ENT_SIZE), what: 'event queue' },
+    )
+    return d
+  }
+
   /** arm_smmu_device_reset: tables and queues allocated and programmed, SMMU enabled. */
   static probe(opts: SmmuDriverOptions): SmmuDriver {
     const { allocator, mmio, port } = opts
