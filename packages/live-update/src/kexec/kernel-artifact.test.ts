@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -70,7 +70,7 @@ test('the artifact check through a fake port: image digest, then the initrd', as
   await assert.rejects(checkKernelArtifact(files({ '/boot/v': A }), art), { message: 'initrd /boot/i: gone' })
 })
 
-test('local boot files: real SHA-256 under the root, hashed once per (file, size, mtime), missing and escaping refused', async () => {
+test('local boot files: real SHA-256 under the root, hashed once per file identity, missing and escaping refused', async () => {
   const root = await mkdtemp(join(tmpdir(), 'hitless-boot-'))
   try {
     await mkdir(join(root, 'boot'))
@@ -106,5 +106,53 @@ test('local boot files: real SHA-256 under the root, hashed once per (file, size
     assert.equal(await files.missing('/boot/vmlinuz-7'), undefined)
   } finally {
     await rm(root, { recursive: true, force: true })
+  }
+})
+
+test('another image of the same size renamed over it with the same mtime (cp -p, rsync -t) is hashed again', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'hitless-boot-'))
+  try {
+    await mkdir(join(root, 'boot'))
+    const image = join(root, 'boot/vmlinuz-9')
+    const when = new Date('2026-11-01T00:00:00Z')
+    const a = Buffer.alloc(4096, 1)
+    const b = Buffer.alloc(4096, 2)
+    await writeFile(image, a)
+    await utimes(image, when, when)
+    const files = localKernelFiles(root)
+    const first = await files.digest('/boot/vmlinuz-9')
+    assert.deepEqual(first, { found: true, sha256: createHash('sha256').update(a).digest('hex'), size: 4096 })
+    await writeFile(join(root, 'boot/staged'), b)
+    await utimes(join(root, 'boot/staged'), when, when)
+    await rename(join(root, 'boot/staged'), image)
+    assert.deepEqual(await files.digest('/boot/vmlinuz-9'), {
+      found: true,
+      sha256: createHash('sha256').update(b).digest('hex'),
+      size: 4096,
+    })
+  } finally {
+    await rm(root, { recursive: true, force: true })
+  }
+})
+
+test('a symbolic link under the boot root that points out of it is refused', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'hitless-boot-'))
+  const outside = await mkdtemp(join(tmpdir(), 'hitless-outside-'))
+  try {
+    await mkdir(join(root, 'boot'))
+    await writeFile(join(outside, 'vmlinuz-evil'), 'not yours')
+    await symlink(join(outside, 'vmlinuz-evil'), join(root, 'boot/vmlinuz-10'))
+    await writeFile(join(root, 'boot/real'), 'a kernel')
+    await symlink('real', join(root, 'boot/vmlinuz-11')) // a link within the root is fine
+    const files = localKernelFiles(root)
+    const d = await files.digest('/boot/vmlinuz-10')
+    assert.equal(d.found, false)
+    assert.match(d.found ? '' : d.why, /leaves the boot root .* \(a link to .*vmlinuz-evil\)/)
+    assert.match(String(await files.missing('/boot/vmlinuz-10')), /leaves the boot root/)
+    assert.equal((await files.digest('/boot/vmlinuz-11')).found, true)
+    assert.equal(await files.missing('/boot/vmlinuz-11'), undefined)
+  } finally {
+    await rm(root, { recursive: true, force: true })
+    await rm(outside, { recursive: true, force: true })
   }
 })

@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { stat } from 'node:fs/promises'
+import { createReadStream, type Stats } from 'node:fs'
+import { realpath, stat } from 'node:fs/promises'
 import { type KernelFileDigest, type KernelFiles, resolveBootPath } from './kernel-artifact.js'
 
 /**
- * Digests by (file, size, mtime), for the life of the process: an emulated fleet of 1,000 hosts
- * checking the same image hashes it once, and a file rewritten in place is hashed again. Holds
- * the promise, so hosts asking at the same time share one read.
+ * Digests by the file's identity and change time (device, inode, size, mtime, ctime), for the life
+ * of the process: an emulated fleet of 1,000 hosts checking the same image hashes it once. A file
+ * rewritten in place, or another renamed over it (even with the same size and a preserved mtime,
+ * as `cp -p`, `rsync -t` or a package manager leave it), has another inode or ctime — and ctime
+ * cannot be set from user space — so it is hashed again. Holds the promise, so hosts asking at
+ * the same time share one read.
  */
 const digests = new Map<string, Promise<string>>()
 
@@ -19,6 +22,8 @@ function sha256Of(file: string): Promise<string> {
       .on('end', () => resolve(h.digest('hex')))
   })
 }
+
+const identity = (file: string, s: Stats) => [file, s.dev, s.ino, s.size, s.mtimeMs, s.ctimeMs].join('\0')
 
 async function statFile(file: string) {
   try {
@@ -44,6 +49,15 @@ export function localKernelFiles(root?: string): KernelFiles {
       return { why: (e as Error).message.replace(`${path}: `, '') }
     }
   }
+  // A symbolic link under the root may point outside it: the file read must be under the root
+  // once every link is followed, as a `..` must not leave it.
+  const leavesRoot = async (file: string): Promise<string | undefined> => {
+    if (root === undefined) return undefined
+    const [real, realRoot] = await Promise.all([realpath(file), realpath(root)])
+    return real === realRoot || real.startsWith(`${realRoot}/`)
+      ? undefined
+      : `leaves the boot root ${root} (a link to ${real})`
+  }
   const noFile = (file: string) =>
     root === undefined ? 'no such file on this host' : `no such file on this host (looked at ${file})`
   return {
@@ -53,19 +67,28 @@ export function localKernelFiles(root?: string): KernelFiles {
       const file = w.file
       const s = await statFile(file)
       if (!s) return { found: false, why: noFile(file) }
-      const key = `${file}\0${s.size}\0${s.mtimeMs}`
+      const escapes = await leavesRoot(file)
+      if (escapes) return { found: false, why: escapes }
+      const key = identity(file, s)
       let p = digests.get(key)
       if (!p) {
-        p = sha256Of(file)
+        // Kept only if the file was the same one from before the read to after it.
+        const read = sha256Of(file).then(async (h) => {
+          const after = await statFile(file)
+          if (!after || identity(file, after) !== key) throw new Error(`${file} changed while it was read`)
+          return h
+        })
+        p = read
         digests.set(key, p)
-        p.catch(() => digests.delete(key))
+        read.catch(() => digests.delete(key))
       }
       return { found: true, sha256: await p, size: s.size }
     },
     async missing(path: string): Promise<string | undefined> {
       const w = where(path)
       if ('why' in w) return w.why
-      return (await statFile(w.file)) ? undefined : noFile(w.file)
+      if (!(await statFile(w.file))) return noFile(w.file)
+      return leavesRoot(w.file)
     },
   }
 }
