@@ -105,50 +105,57 @@ export class ControllerMetrics {
 
   /** Refreshes every metric from PostgreSQL and Redis at scrape time (the truth, not in-process counts). */
   async collect(db: Db, queues: QueueRepository, isLeader: boolean): Promise<string> {
-    const [rollouts, phases, states, hosts, verdicts, retried, faults, blackouts, waves, active, lease] =
-      await Promise.all([
-        db.rollout.findMany({
-          where: { phase: { in: [...ACTIVE_PHASES] } },
-          select: { id: true, name: true, phase: true },
-        }),
-        db.rollout.groupBy({ by: ['phase'], _count: true }),
-        db.hostUpdate.groupBy({ by: ['state'], _count: true }),
-        db.host.groupBy({ by: ['state'], _count: true }),
-        db.verdictRecord.groupBy({ by: ['verdict'], _count: true }),
-        // A retry clears the attempt's state and deletes its verdict; the audit keeps both.
-        db.$queryRaw<{ state: string | null; verdict: string | null; n: number }[]>`
-        SELECT detail->'previous'->>'state' AS state, detail->'previous'->>'verdict' AS verdict,
-               count(*)::int AS n
-        FROM "AuditEvent" WHERE action = ${RETRY_ACTION} GROUP BY 1, 2`,
-        db.$queryRaw<{ hardware: string; gt: number; rec: number; lost: number }[]>`
+    const [rollouts, phases, ended0, hosts, faults, blackouts, waves, active, lease] = await Promise.all([
+      db.rollout.findMany({
+        where: { phase: { in: [...ACTIVE_PHASES] } },
+        select: { id: true, name: true, phase: true },
+      }),
+      db.rollout.groupBy({ by: ['phase'], _count: true }),
+      // Updates by state, verdicts, and what retries cleared, in one statement (one snapshot):
+      // read apart, a retry committing between them would be counted twice — its attempt's
+      // row and verdict still seen, its audit entry already seen — and a counter that is held
+      // at its highest would keep the error. A retry clears the attempt's state and deletes its
+      // verdict; its audit entry (written in the retry's transaction) keeps both.
+      db.$queryRaw<[EndedSql]>`
+        SELECT
+          (SELECT coalesce(json_agg(x), '[]') FROM
+            (SELECT state::text AS state, count(*)::int AS n FROM "HostUpdate" GROUP BY 1) x) AS states,
+          (SELECT coalesce(json_agg(x), '[]') FROM
+            (SELECT verdict, count(*)::int AS n FROM "VerdictRecord" GROUP BY 1) x) AS verdicts,
+          (SELECT coalesce(json_agg(x), '[]') FROM
+            (SELECT detail->'previous'->>'state' AS state, detail->'previous'->>'verdict' AS verdict,
+                    count(*)::int AS n
+             FROM "AuditEvent" WHERE action = ${RETRY_ACTION} GROUP BY 1, 2) x) AS retried`,
+      db.host.groupBy({ by: ['state'], _count: true }),
+      db.$queryRaw<{ hardware: string; gt: number; rec: number; lost: number }[]>`
         SELECT h.hardware,
                coalesce(sum((v.faults->>'groundTruth')::bigint), 0)::float8 AS gt,
                coalesce(sum((v.faults->>'recorded')::bigint), 0)::float8 AS rec,
                coalesce(sum((v.faults->>'lost')::bigint), 0)::float8 AS lost
         FROM "VerdictRecord" v JOIN "HostUpdate" u ON u.id = v."updateId" JOIN "Host" h ON h.id = u."hostId"
         WHERE v.faults IS NOT NULL GROUP BY h.hardware`,
-        // One pass over every row; ~60 ms for 100k updates on a busy 2-core machine, the same as
-        // the latest-10,000 query it replaces (docs/rollout-engine.md "Metrics").
-        db.$queryRaw<HistogramSql[]>`
+      // One pass over every row; ~60 ms for 100k updates on a busy 2-core machine, the same as
+      // the latest-10,000 query it replaces (docs/rollout-engine.md "Metrics").
+      db.$queryRaw<HistogramSql[]>`
         SELECT r.strategy AS label, ${bucketCounts(Prisma.sql`u."blackoutMs" / 1000`, BLACKOUT_BUCKETS)} AS le,
                count(*)::float8 AS count, sum(u."blackoutMs" / 1000)::float8 AS sum
         FROM "HostUpdate" u JOIN "Rollout" r ON r.id = u."rolloutId"
         WHERE u."blackoutMs" IS NOT NULL GROUP BY r.strategy`,
-        // date_part is float8: extract() is numeric, evaluated once per bound, 2-3x slower.
-        db.$queryRaw<HistogramSql[]>`
+      // date_part is float8: extract() is numeric, evaluated once per bound, 2-3x slower.
+      db.$queryRaw<HistogramSql[]>`
         WITH w AS (
           SELECT date_part('epoch', "finishedAt" - "startedAt") AS s FROM "Wave"
           WHERE "finishedAt" IS NOT NULL AND "startedAt" IS NOT NULL)
         SELECT '' AS label, ${bucketCounts(Prisma.sql`s`, WAVE_BUCKETS)} AS le,
                count(*)::float8 AS count, coalesce(sum(s), 0)::float8 AS sum
         FROM w`,
-        db.hostUpdate.groupBy({
-          by: ['rolloutId', 'state'],
-          where: { rollout: { phase: { in: [...ACTIVE_PHASES] } } },
-          _count: true,
-        }),
-        db.controllerLease.findUnique({ where: { id: 1 } }),
-      ])
+      db.hostUpdate.groupBy({
+        by: ['rolloutId', 'state'],
+        where: { rollout: { phase: { in: [...ACTIVE_PHASES] } } },
+        _count: true,
+      }),
+      db.controllerLease.findUnique({ where: { id: 1 } }),
+    ])
     this.rolloutPhase.reset()
     for (const r of rollouts) this.rolloutPhase.set({ rollout: r.id, name: r.name, phase: r.phase }, 1)
     this.rolloutsByPhase.reset()
@@ -156,12 +163,13 @@ export class ControllerMetrics {
     this.rolloutHosts.reset()
     for (const a of active) this.rolloutHosts.set({ rollout: a.rolloutId, state: a.state }, a._count)
 
+    const { states, verdicts, retried } = ended0[0]
     const ended = new Map<string, number>(RESULTS.map((s) => [s, 0]))
     this.hostUpdatesInFlight.reset()
     for (const s of states)
-      if (ended.has(s.state)) ended.set(s.state, s._count)
-      else this.hostUpdatesInFlight.set({ state: s.state }, s._count)
-    const given = new Map<string, number>(verdicts.map((v) => [v.verdict, v._count]))
+      if (ended.has(s.state)) ended.set(s.state, s.n)
+      else this.hostUpdatesInFlight.set({ state: s.state }, s.n)
+    const given = new Map<string, number>(verdicts.map((v) => [v.verdict, v.n]))
     for (const r of retried) {
       if (r.state && ended.has(r.state)) ended.set(r.state, ended.get(r.state)! + r.n)
       if (r.verdict) given.set(r.verdict, (given.get(r.verdict) ?? 0) + r.n)
@@ -201,6 +209,12 @@ export class ControllerMetrics {
     this.epoch.set(lease?.epoch ?? 0)
     return this.registry.metrics()
   }
+}
+
+interface EndedSql {
+  states: { state: string; n: number }[]
+  verdicts: { verdict: string; n: number }[]
+  retried: { state: string | null; verdict: string | null; n: number }[]
 }
 
 interface HistogramSql {
