@@ -133,11 +133,41 @@ test('cordon: READY only, idempotent, audited once; an updating host is a 409 an
   assert.equal(busy.status, 409)
   assert.match(
     busy.body.message ?? '',
-    /is UPDATING: only a READY host can be cordoned; cordon it once it is READY again/,
+    /has an update RUNNING in rollout ro-.*: cordon it once that update ends/,
   )
   assert.equal((await p.db.host.findUniqueOrThrow({ where: { id: h3.id } })).state, 'UPDATING')
   assert.equal(await audits('host.cordon', h3.id), 1, 'only the earlier cordon')
   const notCordoned = await cordon(h3.id, 'uncordon')
   assert.equal(notCordoned.status, 409)
   assert.match(notCordoned.body.message ?? '', /not CORDONED/)
+})
+
+test('a READY host whose update is already queued cannot be cordoned (its agent would make it UPDATING)', async () => {
+  // A host with no agent consuming its queue: its update stays QUEUED while the host is READY.
+  const enrol = await api<{ hosts: { id: string }[] }>(p, p.adminToken, 'POST', '/api/v1/agent/enrol', {
+    agentId: 'idle',
+    hosts: [{ name: 'idle-1', hardware: 'vtd-legacy', kernel: '6.19', bootId: 'b-idle-1' }],
+  })
+  const hostId = enrol.body.hosts[0].id
+  const created = await api<Rollout>(p, p.adminToken, 'POST', '/api/v1/rollouts', {
+    kernel: KERNEL,
+    strategy: 'serialise',
+    selector: { names: ['idle-1'] },
+  })
+  assert.equal(created.status, 201, JSON.stringify(created.body))
+  await waitFor(
+    'queued',
+    async () => (await p.db.hostUpdate.findFirst({ where: { hostId } }))?.state === 'QUEUED',
+  )
+  assert.equal((await p.db.host.findUniqueOrThrow({ where: { id: hostId } })).state, 'READY')
+  const r = await api<{ message: string }>(p, p.adminToken, 'POST', `/api/v1/hosts/${hostId}/cordon`)
+  assert.equal(r.status, 409)
+  assert.match(
+    r.body.message,
+    /has an update QUEUED in rollout .*: cordon it once that update ends, or abort the rollout/,
+  )
+  assert.equal((await p.db.host.findUniqueOrThrow({ where: { id: hostId } })).state, 'READY')
+  // Aborted, the update is cancelled: the host can be cordoned, and a later dispatch skips it.
+  assert.equal((await api(p, p.adminToken, 'POST', `/api/v1/rollouts/${created.body.id}/abort`)).status, 200)
+  assert.equal((await api(p, p.adminToken, 'POST', `/api/v1/hosts/${hostId}/cordon`)).status, 200)
 })

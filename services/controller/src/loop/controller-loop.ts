@@ -355,7 +355,11 @@ export class ControllerLoop {
       const rows = await tx.commit<{ job: JobRow | null; wave: number | null; startedAt: number | null }>(
         `WITH d AS (
            UPDATE "HostUpdate" SET state = 'QUEUED', "dispatchEpoch" = ${sqlLiteral(epoch)}, "updatedAt" = ${t}
-           WHERE id = ANY(${list(dispatch, 'text')}) AND state = 'PENDING' RETURNING ${JOB_FIELDS}),
+           WHERE id = ANY(${list(dispatch, 'text')}) AND state = 'PENDING'
+             -- The host still READY, its row shared-locked: a cordon (which locks it first) either
+             -- committed before, and the host is not dispatched, or waits and then sees the update.
+             AND "hostId" IN (SELECT h.id FROM "Host" h WHERE h.state = 'READY' FOR SHARE)
+           RETURNING ${JOB_FIELDS}),
          s AS (
            UPDATE "Wave" SET "startedAt" = ${t}
            WHERE "rolloutId" = ${id} AND index = ANY(${list(start, 'int')}) AND "startedAt" IS NULL),
@@ -435,7 +439,7 @@ export class ControllerLoop {
           }
           case 'dispatch': {
             const n = await tx.hostUpdate.updateMany({
-              where: { id: a.updateId, state: 'PENDING' },
+              where: { id: a.updateId, state: 'PENDING', host: { state: 'READY' } },
               data: { state: 'QUEUED', dispatchEpoch: epoch },
             })
             if (n.count) toEnqueue.push(a.updateId)

@@ -130,15 +130,32 @@ export class HostService {
   }
 
   /**
-   * Cordons a READY host (or uncordons a CORDONED one), audited in the same transaction. The
-   * state is changed by one conditional statement, so a claim that makes the host UPDATING
-   * meanwhile is never overwritten. Asking for the state it is already in is a no-op (200, not
-   * audited); a host in any other state (updating, held, offline) is a 409 saying when to retry.
+   * Cordons a READY host (or uncordons a CORDONED one), audited in the same transaction. The host
+   * row is locked first: a dispatch (which shares that lock, loop/controller-loop.ts) either
+   * committed before — the host has a queued update, a 409 — or waits and then finds the host
+   * CORDONED and leaves it. The state is changed by one conditional statement, so a claim that
+   * made the host UPDATING is never overwritten. Asking for the state it is already in is a no-op
+   * (200, not audited); a host in any other state (updating, held, offline) is a 409 saying when
+   * to retry.
    */
   async setCordoned(id: string, cordoned: boolean, actor: string): Promise<Host> {
     const h = await this.get(id)
     const [from, to] = cordoned ? (['READY', 'CORDONED'] as const) : (['CORDONED', 'READY'] as const)
     await this.db.$transaction(async (tx) => {
+      await tx.$queryRaw`SELECT id FROM "Host" WHERE id = ${h.id} FOR UPDATE`
+      if (cordoned) {
+        // A statement after the lock: it sees what a dispatch that held the lock committed.
+        const queued = await tx.hostUpdate.findFirst({
+          where: { hostId: h.id, state: { in: ['QUEUED', 'RUNNING', 'VERIFYING'] } },
+          select: { rolloutId: true, state: true },
+        })
+        if (queued)
+          throw new HitlessError(
+            'HITLESS_E_CONFLICT',
+            `host ${h.name} has an update ${queued.state} in rollout ${queued.rolloutId}: cordon it once that update ends, or abort the rollout`,
+            { state: queued.state, rolloutId: queued.rolloutId },
+          )
+      }
       const n = await tx.host.updateMany({ where: { id: h.id, state: from }, data: { state: to } })
       if (n.count === 1) {
         await auditIn(tx, actor, `host.${cordoned ? 'cordon' : 'uncordon'}`, h.id, { name: h.name })
