@@ -133,6 +133,13 @@ test('a halt with onHalt rollback returns the updated hosts to their previous ke
   await new Promise((r) => setTimeout(r, 500))
   assert.equal(await p.db.rollout.count({ where: { rollbackOf: id } }), 1)
   assert.equal(await p.db.auditEvent.count({ where: { action: 'rollout.rollback', target: id } }), 1)
+  const entry = await p.db.auditEvent.findFirstOrThrow({ where: { action: 'rollout.rollback', target: id } })
+  assert.deepEqual(entry.detail, {
+    rollback: child.id,
+    hosts: updated.length,
+    cannot: [],
+    epoch: (entry.detail as { epoch: number }).epoch,
+  })
 })
 
 test('a halt whose previous kernel is no longer registered names the hosts it cannot roll back, once', async () => {
@@ -160,4 +167,11 @@ test('a halt whose previous kernel is no longer registered names the hosts it ca
   await new Promise((r) => setTimeout(r, 500))
   assert.equal(await p.db.rollout.count({ where: { rollbackOf: id } }), 1)
   assert.equal(await p.db.auditEvent.count({ where: { action: 'rollout.rollback', target: id } }), 1)
+  const entry = await p.db.auditEvent.findFirstOrThrow({ where: { action: 'rollout.rollback', target: id } })
+  assert.deepEqual(entry.detail, {
+    rollback: child.id,
+    hosts: 0,
+    cannot: ['emu-rb2-h000'],
+    epoch: (entry.detail as { epoch: number }).epoch,
+  })
 })

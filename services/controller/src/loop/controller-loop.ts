@@ -453,8 +453,10 @@ export class ControllerLoop {
             })
             break
           case 'startRollback':
-            await this.createRollback(tx, r.id, a.updateIds)
-            await this.audit(tx, 'rollout.rollback', r.id, { hosts: a.updateIds.length, epoch })
+            await this.audit(tx, 'rollout.rollback', r.id, {
+              ...(await this.createRollback(tx, r.id, a.updateIds)),
+              epoch,
+            })
             break
         }
       }
@@ -476,7 +478,11 @@ export class ControllerLoop {
   }
 
   /** The rollback of a halted rollout: a new rollout returning its updated hosts to their old kernels. */
-  private async createRollback(tx: Tx, parentId: string, updateIds: string[]): Promise<void> {
+  private async createRollback(
+    tx: Tx,
+    parentId: string,
+    updateIds: string[],
+  ): Promise<{ rollback: string; hosts: number; cannot: string[] }> {
     const parent = await tx.rollout.findUniqueOrThrow({ where: { id: parentId } })
     const updates = await tx.hostUpdate.findMany({
       where: { id: { in: updateIds } },
@@ -516,7 +522,7 @@ export class ControllerLoop {
         where: { id: parentId },
         data: { phaseReason: `${parent.phaseReason ?? 'halted'}${cannot}` },
       })
-      return
+      return { rollback: id, hosts: 0, cannot: unknown.map((u) => u.host.name) }
     }
     await tx.rollout.create({
       data: {
@@ -551,6 +557,7 @@ export class ControllerLoop {
         phaseReason: `${parent.phaseReason ?? 'halted'}; rolling back ${hosts.length} host(s) in ${id}${cannot}`,
       },
     })
+    return { rollback: id, hosts: hosts.length, cannot: unknown.map((u) => u.host.name) }
   }
 
   /** Enqueues the jobs of `ids` (one query for what they carry). */

@@ -68,6 +68,9 @@ export class HostService {
   /** Records what a host reports of its boot; detects a reboot that was not our kexec. */
   private async observeBoot(hostId: string, bootId: string, kernel: string): Promise<void> {
     await this.db.$transaction(async (tx) => {
+      // Locked: two reports of one host (a heartbeat and a re-enrolment) decide one after the
+      // other, and the state written last below is the one read here.
+      await tx.$queryRaw`SELECT id FROM "Host" WHERE id = ${hostId} FOR UPDATE`
       const host = await tx.host.findUniqueOrThrow({ where: { id: hostId } })
       let state = host.state
       if (host.bootId !== bootId) {
@@ -79,20 +82,24 @@ export class HostService {
           (s) => s.attempt === inFlight.attempt && s.step === 'KEXEC' && s.status !== 'failed',
         )
         if (inFlight && !kexecRunning) {
-          await tx.hostUpdate.update({
-            where: { id: inFlight.id },
+          // Conditional: a finish (or another heartbeat with this boot ID) that committed since the
+          // read above wins, and nothing is held or audited twice.
+          const held = await tx.hostUpdate.updateMany({
+            where: { id: inFlight.id, state: 'RUNNING', attempt: inFlight.attempt },
             data: {
               state: 'FAILED_HELD',
               finishedAt: new Date(),
               failureReason: `host rebooted outside KEXEC (boot ID ${host.bootId} → ${bootId}): held for inspection`,
             },
           })
-          state = 'FAILED_HELD'
-          await auditIn(tx, 'controller', 'host.fail-held', hostId, {
-            reason: 'rebooted outside KEXEC',
-            update: inFlight.id,
-            bootId: { before: host.bootId, after: bootId },
-          })
+          if (held.count === 1) {
+            state = 'FAILED_HELD'
+            await auditIn(tx, 'controller', 'host.fail-held', hostId, {
+              reason: 'rebooted outside KEXEC',
+              update: inFlight.id,
+              bootId: { before: host.bootId, after: bootId },
+            })
+          }
         }
       }
       if (state === 'OFFLINE')

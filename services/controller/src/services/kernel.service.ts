@@ -41,7 +41,6 @@ export class KernelService {
     return { kernel: toKernel(row), created: true }
   }
 
-  /** A rollout's `kernel`: a spec (registered on the way) or `{id}` of a registered one (else 422). */
   /** An operator's registration, audited in the same transaction when it created the artifact. */
   async registerBy(actor: string, spec: KernelSpec): Promise<{ kernel: Kernel; created: boolean }> {
     return this.db.$transaction(async (tx) => {
@@ -51,6 +50,7 @@ export class KernelService {
     })
   }
 
+  /** A rollout's `kernel`: a spec (registered on the way) or `{id}` of a registered one (else 422). */
   async resolve(ref: KernelSpec | { id: string }, tx: Tx = this.db): Promise<Kernel> {
     if ('version' in ref) return (await this.register(ref, tx)).kernel
     const k = await tx.kernel.findUnique({ where: { id: ref.id } })

@@ -49,3 +49,24 @@ test('adopt refuses a 2-level stream table (not modelled), before touching anyth
   )
   assert.equal(w.smmu.read32(REG.CMDQ_PROD), prod)
 })
+
+test('adopt reads bases at or above 2 GiB as the unsigned addresses they are', () => {
+  const w = createSmmuWorld({ sidBits: 6 })
+  // The registers of a unit whose structures sit high in a large memory (the layout only: adopt
+  // reads it and touches nothing).
+  const regs = new Map<number, number>([
+    [REG.STRTAB_BASE_CFG, w.smmu.read32(REG.STRTAB_BASE_CFG)],
+    [REG.STRTAB_BASE, 0x8000_0000 | 0x3f],
+    [REG.STRTAB_BASE_HI, 1],
+    [REG.CMDQ_BASE, 0xc000_0000 | 8],
+    [REG.CMDQ_BASE_HI, 0],
+    [REG.EVTQ_BASE, 0xfffff000 | 7],
+    [REG.EVTQ_BASE_HI, 0],
+    [REG.CMDQ_PROD, 0],
+  ])
+  const mmio = { read32: (r: number) => regs.get(r) ?? 0, write32: () => assert.fail('adopt must not write') }
+  const d = SmmuDriver.adopt({ port: w.port, allocator: w.allocator, mmio: mmio as never })
+  assert.equal(d.strtab, 2 ** 32 + 0x8000_0000)
+  assert.equal(d.structureFrames[1].pa, 0xc000_0000)
+  assert.equal(d.evtqBase, 0xfffff000)
+})

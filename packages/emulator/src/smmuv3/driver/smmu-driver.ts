@@ -83,16 +83,17 @@ export class SmmuDriver {
   static adopt(opts: Pick<SmmuDriverOptions, 'port' | 'allocator' | 'mmio'>): SmmuDriver {
     const { mmio } = opts
     const lo = (r: number) => mmio.read32(r) >>> 0
-    const base = (r: number, hi: number) => (lo(r) & ~0x3f) + lo(hi) * 2 ** 32
+    // Unsigned throughout: a base at or above 2 GiB must not come out negative.
+    const base = (r: number, hi: number, mask: number) => ((lo(r) & mask) >>> 0) + lo(hi) * 2 ** 32
     const cfg = lo(REG.STRTAB_BASE_CFG)
     if (((cfg >>> 16) & 3) !== STRTAB_FMT_LINEAR)
       throw new Error('adopting a 2-level stream table is not modelled')
     const sidBits = cfg & 0x3f
-    const strtab = base(REG.STRTAB_BASE, REG.STRTAB_BASE_HI)
+    const strtab = base(REG.STRTAB_BASE, REG.STRTAB_BASE_HI, ~0x3f)
     const cmdqLog2 = lo(REG.CMDQ_BASE) & 0x1f
-    const cmdqBase = base(REG.CMDQ_BASE, REG.CMDQ_BASE_HI) & ~0xfff
+    const cmdqBase = base(REG.CMDQ_BASE, REG.CMDQ_BASE_HI, ~0xfff)
     const evtqLog2 = lo(REG.EVTQ_BASE) & 0x1f
-    const evtqBase = base(REG.EVTQ_BASE, REG.EVTQ_BASE_HI) & ~0xfff
+    const evtqBase = base(REG.EVTQ_BASE, REG.EVTQ_BASE_HI, ~0xfff)
     const d = new SmmuDriver({ ...opts, sidBits, format: 'linear' }, strtab, cmdqBase, cmdqLog2, evtqBase)
     const bytes = (n: number) => Math.max(1, Math.ceil(n / PAGE_SIZE)) * PAGE_SIZE
     d.structureFrames.push(
