@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
+import { ControllerMetrics } from '../../services/controller/src/metrics.js'
 import { api, startPlatform, type TestPlatform } from '../support/platform.js'
 
 // /metrics over real HTTP and PostgreSQL: counters and histograms are totals over every row, equal
@@ -13,8 +14,15 @@ const HARDWARE = ['smmuv3-bbml2', 'vtd-sm']
 const T0 = Date.parse('2026-01-01T00:00:00Z')
 
 let p: TestPlatform
-/** Retried attempts by their state and verdict (the audit keeps them; the row no longer does). */
-const retried: { state: string; verdict: string | null }[] = []
+/** Retried attempts: what the audit keeps of them (the row no longer does). */
+const retried: {
+  state: string
+  verdict: string | null
+  blackoutMs: number | null
+  faults: Record<string, number> | null
+  hardware: string
+  strategy: string
+}[] = []
 /** Every value exported so far, by series: later scrapes must not go below it. */
 const seen = new Map<string, number>()
 
@@ -124,9 +132,11 @@ async function check(): Promise<Scrape> {
   }
   for (const hw of new Set(verdicts.map((v) => v.update.host.hardware)))
     for (const kind of ['groundTruth', 'recorded', 'lost']) {
-      const sum = verdicts
-        .filter((v) => v.update.host.hardware === hw && v.faults)
-        .reduce((a, v) => a + Number((v.faults as Record<string, number>)[kind] ?? 0), 0)
+      const sum =
+        verdicts
+          .filter((v) => v.update.host.hardware === hw && v.faults)
+          .reduce((a, v) => a + Number((v.faults as Record<string, number>)[kind] ?? 0), 0) +
+        retried.filter((r) => r.hardware === hw && r.faults).reduce((a, r) => a + (r.faults![kind] ?? 0), 0)
       expectSeries(s, key('hitless_dma_faults_total', { hardware: hw, kind }), sum)
     }
 
@@ -135,13 +145,12 @@ async function check(): Promise<Scrape> {
     select: { blackoutMs: true, rollout: { select: { strategy: true } } },
   })
   for (const strategy of new Set(blackouts.map((b) => b.rollout.strategy)))
-    expectHistogram(
-      s,
-      'hitless_host_blackout_seconds',
-      BLACKOUT_LE,
-      { strategy },
-      blackouts.filter((b) => b.rollout.strategy === strategy).map((b) => b.blackoutMs! / 1000),
-    )
+    expectHistogram(s, 'hitless_host_blackout_seconds', BLACKOUT_LE, { strategy }, [
+      ...blackouts.filter((b) => b.rollout.strategy === strategy).map((b) => b.blackoutMs! / 1000),
+      ...retried
+        .filter((r) => r.strategy === strategy && r.blackoutMs !== null)
+        .map((r) => r.blackoutMs! / 1000),
+    ])
   const waves = await p.db.wave.findMany({ where: { startedAt: { not: null }, finishedAt: { not: null } } })
   expectHistogram(
     s,
@@ -236,10 +245,38 @@ test('counters and histograms equal the rows, scrape after scrape, and never go 
   assert.equal(second.values.get('hitless_wave_duration_seconds_bucket{le="60"}'), 0)
   assert.equal(second.values.get('hitless_wave_duration_seconds_bucket{le="120"}'), 1)
 
-  // An operator's retry clears the failed attempt's state, blackout and verdict in PostgreSQL.
+  // An operator's retry clears the failed attempt's state, blackout and verdict in PostgreSQL;
+  // its audit entry keeps them, and the totals add them back.
+  const was = await p.db.hostUpdate.findFirstOrThrow({
+    where: { hostId: 'mh12' },
+    include: { verdict: true, host: true, rollout: true },
+  })
   const r = await api(p, p.adminToken, 'POST', '/api/v1/rollouts/ro-m/hosts/metrics-12/retry')
   assert.equal(r.status, 200, JSON.stringify(r.body))
-  retried.push({ state: 'FAILED', verdict: 'faulted' })
+  retried.push({
+    state: 'FAILED',
+    verdict: 'faulted',
+    blackoutMs: was.blackoutMs,
+    faults: was.verdict!.faults as Record<string, number>,
+    hardware: was.host.hardware,
+    strategy: was.rollout.strategy,
+  })
+  // A new replica (no value held from earlier scrapes) exports the same totals: they are exact,
+  // not merely held.
+  const fresh = new ControllerMetrics()
+  const text = await fresh.collect(p.db, p.controller.ctx.queues, false)
+  for (const line of [
+    'hitless_host_blackout_seconds_count{strategy="serialise"} 14',
+    'hitless_host_updates_total{result="failed"} 2',
+    'hitless_verdicts_total{verdict="faulted"} 2',
+  ])
+    assert.ok(text.split('\n').includes(line), `${line} in a fresh exporter`)
+  // mh12 (the retried one) is the only faulted attempt on its hardware (mh13 is on the other):
+  // its lost fault is still counted, though its verdict row is gone.
+  const lost = text
+    .split('\n')
+    .find((l) => l.startsWith(`hitless_dma_faults_total{hardware="${was.host.hardware}",kind="lost"}`))
+  assert.equal(Number(lost?.split(' ')[1]), 1, String(lost))
   const third = await check()
   assert.equal(third.values.get('hitless_host_updates_total{result="failed"}'), 2)
   assert.equal(third.values.get('hitless_verdicts_total{verdict="faulted"}'), 2)
@@ -288,7 +325,8 @@ test('totals over every row: more than the 10,000 blackouts and 1,000 waves once
   assert.ok(blackouts > 13_000)
   const count = (strategy: string) =>
     s.values.get(`hitless_host_blackout_seconds_count{strategy="${strategy}"}`)!
-  assert.equal(count('serialise') + count('parallel'), blackouts)
+  // Every row's blackout, and the retried attempt's kept in its audit entry.
+  assert.equal(count('serialise') + count('parallel'), blackouts + retried.length)
   assert.equal(s.values.get('hitless_wave_duration_seconds_count'), rollouts * 10 + 1)
   assert.equal(s.values.get('hitless_host_updates_total{result="succeeded"}'), 12 + rollouts * 100)
   await check()

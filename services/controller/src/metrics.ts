@@ -103,44 +103,68 @@ export class ControllerMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'hitless_controller_' })
   }
 
+  /**
+   * The totals a retry changes, in one snapshot (REPEATABLE READ): updates by state, verdicts,
+   * DMA fault sums and blackouts, each with what retries cleared added back from their audit
+   * entries (written in the retry's transaction, keeping the attempt's state, verdict, faults and
+   * blackout). Read apart, a retry committing between two reads would be counted twice or not at
+   * all, and a series held at its highest would keep the error.
+   */
+  private totals(db: Db) {
+    return db.$transaction(
+      async (tx) => {
+        const [ended] = await tx.$queryRaw<[EndedSql]>`
+          SELECT
+            (SELECT coalesce(json_agg(x), '[]') FROM
+              (SELECT state::text AS state, count(*)::int AS n FROM "HostUpdate" GROUP BY 1) x) AS states,
+            (SELECT coalesce(json_agg(x), '[]') FROM
+              (SELECT verdict, count(*)::int AS n FROM "VerdictRecord" GROUP BY 1) x) AS verdicts,
+            (SELECT coalesce(json_agg(x), '[]') FROM
+              (SELECT detail->'previous'->>'state' AS state, detail->'previous'->>'verdict' AS verdict,
+                      count(*)::int AS n
+               FROM "AuditEvent" WHERE action = ${RETRY_ACTION} GROUP BY 1, 2) x) AS retried`
+        const faults = await tx.$queryRaw<{ hardware: string; gt: number; rec: number; lost: number }[]>`
+          WITH f AS (
+            SELECT u."hostId" AS host, v.faults::jsonb AS faults
+            FROM "VerdictRecord" v JOIN "HostUpdate" u ON u.id = v."updateId" WHERE v.faults IS NOT NULL
+            UNION ALL
+            SELECT detail->'previous'->>'hostId', detail->'previous'->'faults'
+            FROM "AuditEvent" WHERE action = ${RETRY_ACTION}
+              AND jsonb_typeof(detail->'previous'->'faults') = 'object')
+          SELECT h.hardware,
+                 coalesce(sum((f.faults->>'groundTruth')::bigint), 0)::float8 AS gt,
+                 coalesce(sum((f.faults->>'recorded')::bigint), 0)::float8 AS rec,
+                 coalesce(sum((f.faults->>'lost')::bigint), 0)::float8 AS lost
+          FROM f JOIN "Host" h ON h.id = f.host GROUP BY h.hardware`
+        // One pass over every row; ~60 ms for 100k updates on a busy 2-core machine, the same as
+        // the latest-10,000 query it replaced (docs/rollout-engine.md "Metrics").
+        const blackouts = await tx.$queryRaw<HistogramSql[]>`
+          WITH b AS (
+            SELECT r.strategy AS label, u."blackoutMs" / 1000 AS v
+            FROM "HostUpdate" u JOIN "Rollout" r ON r.id = u."rolloutId" WHERE u."blackoutMs" IS NOT NULL
+            UNION ALL
+            SELECT r.strategy, (a.detail->'previous'->>'blackoutMs')::float8 / 1000
+            FROM "AuditEvent" a JOIN "Rollout" r ON r.id = a.target
+            WHERE a.action = ${RETRY_ACTION} AND jsonb_typeof(a.detail->'previous'->'blackoutMs') = 'number')
+          SELECT label, ${bucketCounts(Prisma.sql`v`, BLACKOUT_BUCKETS)} AS le,
+                 count(*)::float8 AS count, sum(v)::float8 AS sum
+          FROM b GROUP BY label`
+        return { ended: [ended] as [EndedSql], faults, blackouts }
+      },
+      { isolationLevel: Prisma.TransactionIsolationLevel.RepeatableRead },
+    )
+  }
+
   /** Refreshes every metric from PostgreSQL and Redis at scrape time (the truth, not in-process counts). */
   async collect(db: Db, queues: QueueRepository, isLeader: boolean): Promise<string> {
-    const [rollouts, phases, ended0, hosts, faults, blackouts, waves, active, lease] = await Promise.all([
+    const [rollouts, phases, totals, hosts, waves, active, lease] = await Promise.all([
       db.rollout.findMany({
         where: { phase: { in: [...ACTIVE_PHASES] } },
         select: { id: true, name: true, phase: true },
       }),
       db.rollout.groupBy({ by: ['phase'], _count: true }),
-      // Updates by state, verdicts, and what retries cleared, in one statement (one snapshot):
-      // read apart, a retry committing between them would be counted twice — its attempt's
-      // row and verdict still seen, its audit entry already seen — and a counter that is held
-      // at its highest would keep the error. A retry clears the attempt's state and deletes its
-      // verdict; its audit entry (written in the retry's transaction) keeps both.
-      db.$queryRaw<[EndedSql]>`
-        SELECT
-          (SELECT coalesce(json_agg(x), '[]') FROM
-            (SELECT state::text AS state, count(*)::int AS n FROM "HostUpdate" GROUP BY 1) x) AS states,
-          (SELECT coalesce(json_agg(x), '[]') FROM
-            (SELECT verdict, count(*)::int AS n FROM "VerdictRecord" GROUP BY 1) x) AS verdicts,
-          (SELECT coalesce(json_agg(x), '[]') FROM
-            (SELECT detail->'previous'->>'state' AS state, detail->'previous'->>'verdict' AS verdict,
-                    count(*)::int AS n
-             FROM "AuditEvent" WHERE action = ${RETRY_ACTION} GROUP BY 1, 2) x) AS retried`,
+      this.totals(db),
       db.host.groupBy({ by: ['state'], _count: true }),
-      db.$queryRaw<{ hardware: string; gt: number; rec: number; lost: number }[]>`
-        SELECT h.hardware,
-               coalesce(sum((v.faults->>'groundTruth')::bigint), 0)::float8 AS gt,
-               coalesce(sum((v.faults->>'recorded')::bigint), 0)::float8 AS rec,
-               coalesce(sum((v.faults->>'lost')::bigint), 0)::float8 AS lost
-        FROM "VerdictRecord" v JOIN "HostUpdate" u ON u.id = v."updateId" JOIN "Host" h ON h.id = u."hostId"
-        WHERE v.faults IS NOT NULL GROUP BY h.hardware`,
-      // One pass over every row; ~60 ms for 100k updates on a busy 2-core machine, the same as
-      // the latest-10,000 query it replaces (docs/rollout-engine.md "Metrics").
-      db.$queryRaw<HistogramSql[]>`
-        SELECT r.strategy AS label, ${bucketCounts(Prisma.sql`u."blackoutMs" / 1000`, BLACKOUT_BUCKETS)} AS le,
-               count(*)::float8 AS count, sum(u."blackoutMs" / 1000)::float8 AS sum
-        FROM "HostUpdate" u JOIN "Rollout" r ON r.id = u."rolloutId"
-        WHERE u."blackoutMs" IS NOT NULL GROUP BY r.strategy`,
       // date_part is float8: extract() is numeric, evaluated once per bound, 2-3x slower.
       db.$queryRaw<HistogramSql[]>`
         WITH w AS (
@@ -156,6 +180,7 @@ export class ControllerMetrics {
       }),
       db.controllerLease.findUnique({ where: { id: 1 } }),
     ])
+    const { ended: ended0, faults, blackouts } = totals
     this.rolloutPhase.reset()
     for (const r of rollouts) this.rolloutPhase.set({ rollout: r.id, name: r.name, phase: r.phase }, 1)
     this.rolloutsByPhase.reset()

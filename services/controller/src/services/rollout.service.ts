@@ -369,11 +369,15 @@ export class RolloutService {
           `the update of host ${host} is ${u.state}: only ${RETRYABLE.join(', ')} updates can be retried`,
           { state: u.state },
         )
+      // What the retry clears, kept in its audit entry (the metrics' totals add it back).
       previous = {
         attempt: u.attempt,
         state: u.state,
         verdict: u.verdict?.verdict ?? null,
         reason: u.failureReason,
+        hostId: u.hostId,
+        blackoutMs: u.blackoutMs,
+        faults: u.verdict?.faults ?? null,
       }
       await tx.verdictRecord.deleteMany({ where: { updateId: u.id } })
       await tx.hostUpdate.update({
