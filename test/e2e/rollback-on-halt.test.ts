@@ -36,6 +36,20 @@ async function startFleet(id: string, n: number, failing: string) {
   return { fleet, start: () => agent!.start() }
 }
 
+/**
+ * The halt of `id` led to one rollback, audited once with `detail` (and its epoch), and the
+ * planner does not start a second one.
+ */
+async function rolledBackOnce(id: string, detail: Record<string, unknown>): Promise<void> {
+  await new Promise((r) => setTimeout(r, 500))
+  assert.equal(await p.db.rollout.count({ where: { rollbackOf: id } }), 1)
+  const entries = await p.db.auditEvent.findMany({ where: { action: 'rollout.rollback', target: id } })
+  assert.equal(entries.length, 1)
+  const { epoch, ...rest } = entries[0].detail as { epoch: number }
+  assert.equal(typeof epoch, 'number')
+  assert.deepEqual(rest, detail)
+}
+
 /** A rollout of the fleet labelled `fleet` that halts at its first failure and rolls back. */
 async function createRollingBack(fleet: string, kernel: object, maxConcurrent: number): Promise<string> {
   const created = await api<Rollout>(p, p.adminToken, 'POST', '/api/v1/rollouts', {
@@ -129,17 +143,7 @@ test('a halt with onHalt rollback returns the updated hosts to their previous ke
   const forward = jobs.filter((j) => j.rolloutId === id)
   assert.ok(forward.every((j) => j.direction === 'forward' && j.kernel.version === KERNEL.version))
 
-  // Audited once, and the planner does not start a second rollback.
-  await new Promise((r) => setTimeout(r, 500))
-  assert.equal(await p.db.rollout.count({ where: { rollbackOf: id } }), 1)
-  assert.equal(await p.db.auditEvent.count({ where: { action: 'rollout.rollback', target: id } }), 1)
-  const entry = await p.db.auditEvent.findFirstOrThrow({ where: { action: 'rollout.rollback', target: id } })
-  assert.deepEqual(entry.detail, {
-    rollback: child.id,
-    hosts: updated.length,
-    cannot: [],
-    epoch: (entry.detail as { epoch: number }).epoch,
-  })
+  await rolledBackOnce(id, { rollback: child.id, hosts: updated.length, cannot: [] })
 })
 
 test('a halt whose previous kernel is no longer registered names the hosts it cannot roll back, once', async () => {
@@ -164,14 +168,5 @@ test('a halt whose previous kernel is no longer registered names the hosts it ca
   const parent = await get(id)
   assert.equal(parent.phase, 'HALTED')
   assert.match(parent.phaseReason ?? '', /cannot roll back emu-rb2-h000/)
-  await new Promise((r) => setTimeout(r, 500))
-  assert.equal(await p.db.rollout.count({ where: { rollbackOf: id } }), 1)
-  assert.equal(await p.db.auditEvent.count({ where: { action: 'rollout.rollback', target: id } }), 1)
-  const entry = await p.db.auditEvent.findFirstOrThrow({ where: { action: 'rollout.rollback', target: id } })
-  assert.deepEqual(entry.detail, {
-    rollback: child.id,
-    hosts: 0,
-    cannot: ['emu-rb2-h000'],
-    epoch: (entry.detail as { epoch: number }).epoch,
-  })
+  await rolledBackOnce(id, { rollback: child.id, hosts: 0, cannot: ['emu-rb2-h000'] })
 })
