@@ -48,7 +48,8 @@ export interface KernelThreadRecord {
  * Where the blackout went (ms, wall time on the agent's thread), in order: the old kernel's last
  * act (blob, preserved frames), its thread's exit, the KHO map and poisoning, the slow-kexec
  * delay (if injected), the new kernel thread's start up to its boot (thread, code, Kernel.boot),
- * and the restore.
+ * and the restore (from that boot to the new kernel's answer, the agent's step hand-off included):
+ * they add up to the blackout.
  */
 export interface BlackoutPhases {
   handoverMs: number
@@ -87,6 +88,8 @@ export class ConcurrentLiveUpdate {
   private reason: string | undefined
   private failedStep: UpdateStep | undefined
   private stop: { t0: number; accesses: number } | undefined
+  /** When the new kernel thread answered its boot (performance.now()). */
+  private booted: number | undefined
   private blackout: { blackoutMs: number; dmaDuringBlackout: number } | undefined
   private phases: Partial<BlackoutPhases> = {}
   private pre: Uint8Array | undefined
@@ -259,12 +262,13 @@ export class ConcurrentLiveUpdate {
       blob,
     )
     this.kernel = await this.boot(data)
+    this.booted = performance.now()
     this.phases = {
       handoverMs: t1 - this.stop.t0,
       exitMs: t2 - t1,
       poisonMs: t3 - t2,
       delayMs: t4 - t3,
-      kernelStartMs: performance.now() - t4,
+      kernelStartMs: this.booted - t4,
     }
     return {
       kernel: this.kernel.version,
@@ -278,7 +282,6 @@ export class ConcurrentLiveUpdate {
   }
 
   private async restore(): Promise<Record<string, unknown>> {
-    const t0 = performance.now()
     const r = await this.call({
       op: 'restore',
       strategy: this.o.strategy,
@@ -292,7 +295,9 @@ export class ConcurrentLiveUpdate {
       blackoutMs: end - stop.t0,
       dmaDuringBlackout: this.machine.dmaAccesses - stop.accesses,
     }
-    this.phases.restoreMs = end - t0
+    // From the new kernel's boot, not from this call: the agent's step hand-off in between (an
+    // await or two, longer on a loaded machine) is blackout too, and the phases add up to it.
+    this.phases.restoreMs = end - this.booted!
     this.report = r.report
     if (this.inject.has('alter-config')) await this.call({ op: 'alter-config' })
     return { ...r.report, ...this.blackout, job: r.job }
