@@ -500,61 +500,43 @@ export class ControllerLoop {
     const cannot = unknown.length
       ? `; cannot roll back ${unknown.map((u) => `${u.host.name} (previous kernel ${u.fromKernel ?? 'unknown'} is not registered)`).join(', ')}`
       : ''
-    const policy = { ...(parent.policy as Record<string, unknown>) }
     const id = `ro-${randomUUID()}`
-    if (hosts.length === 0) {
-      // Still a rollback rollout, done with nothing to do: the record of the attempt, and what
-      // tells the planner this halt's rollback was started (it is not retried every pass).
-      await tx.rollout.create({
-        data: {
-          id,
-          name: `rollback of ${parent.name}`,
-          kernelId: parent.kernelId,
-          strategy: parent.strategy,
-          policy: { ...policy, onHalt: 'keep', selector: { names: [] } },
-          phase: 'COMPLETED',
-          phaseReason: `nothing to roll back${cannot}`,
-          rollbackOf: parentId,
-          createdBy: 'controller (onHalt rollback)',
-        },
-      })
-      await tx.rollout.update({
-        where: { id: parentId },
-        data: { phaseReason: `${parent.phaseReason ?? 'halted'}${cannot}` },
-      })
-      return { rollback: id, hosts: 0, cannot: unknown.map((u) => u.host.name) }
-    }
+    // With no host to take, still a rollback rollout, done at once: the record of the attempt, and
+    // what tells the planner this halt's rollback was started (it is not retried every pass).
+    const none = hosts.length === 0
     await tx.rollout.create({
       data: {
         id,
         name: `rollback of ${parent.name}`,
-        kernelId: targets.get(hosts[0].id)!.kernelId,
+        kernelId: none ? parent.kernelId : targets.get(hosts[0].id)!.kernelId,
         strategy: parent.strategy,
         policy: {
-          ...policy,
+          ...(parent.policy as Record<string, unknown>),
           canary: 0,
           waves: ['100%'],
           onHalt: 'keep',
           selector: { names: hosts.map((h) => h.name) },
         },
-        phase: 'RUNNING',
+        phase: none ? 'COMPLETED' : 'RUNNING',
+        ...(none ? { phaseReason: `nothing to roll back${cannot}` } : {}),
         rollbackOf: parentId,
         createdBy: 'controller (onHalt rollback)',
       },
     })
-    await this.rollouts.writePlan(
-      tx,
-      id,
-      [{ index: 0, kind: 'wave', hostIds: hosts.map((h) => h.id) }],
-      hosts,
-      '',
-      1,
-      targets,
-    )
+    if (!none)
+      await this.rollouts.writePlan(
+        tx,
+        id,
+        [{ index: 0, kind: 'wave', hostIds: hosts.map((h) => h.id) }],
+        hosts,
+        '',
+        1,
+        targets,
+      )
     await tx.rollout.update({
       where: { id: parentId },
       data: {
-        phaseReason: `${parent.phaseReason ?? 'halted'}; rolling back ${hosts.length} host(s) in ${id}${cannot}`,
+        phaseReason: `${parent.phaseReason ?? 'halted'}${none ? '' : `; rolling back ${hosts.length} host(s) in ${id}`}${cannot}`,
       },
     })
     return { rollback: id, hosts: hosts.length, cannot: unknown.map((u) => u.host.name) }

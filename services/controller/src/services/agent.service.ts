@@ -74,9 +74,24 @@ function finishSets(body: FinishFields, now: string, claimed: boolean): { update
          "toBootId" = ${sqlLiteral(body.bootId)}, "updatedAt" = ${t}`
       : `${stamp}state = '${held ? 'FAILED_HELD' : 'FAILED'}', "finishedAt" = ${t},
          "failureReason" = ${sqlLiteral(body.reason ?? body.outcome)}, "updatedAt" = ${t}`,
-    host: `state = '${completed ? 'READY' : held ? 'FAILED_HELD' : 'READY'}', kernel = ${sqlLiteral(body.kernel)},
+    host: `state = '${held ? 'FAILED_HELD' : 'READY'}', kernel = ${sqlLiteral(body.kernel)},
            "bootId" = ${sqlLiteral(body.bootId)}, "lastHeartbeat" = ${t}`,
   }
+}
+
+/** What a claim sets on the update's row (`now`: a time literal); both paths write it. */
+function claimSets(worker: string, now: string): string {
+  const t = `${now}::timestamp(3)`
+  return `state = 'RUNNING', "claimedBy" = ${sqlLiteral(worker)}, "claimedAt" = ${t},
+    "startedAt" = COALESCE("startedAt", ${t}), "updatedAt" = ${t}`
+}
+
+/** What a step report sets on the step's journal row (`now`: a time literal); both paths write it. */
+function reportSets(body: StepReportBody, now: string): string {
+  const detail =
+    body.detail !== undefined ? `, detail = ${sqlLiteral(JSON.stringify(body.detail))}::jsonb` : ''
+  return `status = ${sqlLiteral(body.status)}, "finishedAt" = ${now}::timestamp(3),
+    "durationMs" = ${sqlLiteral(body.durationMs)}${detail}`
 }
 
 /**
@@ -252,8 +267,7 @@ export class AgentService {
     if (call.kind === 'report') {
       const b = call.body
       writes.push(
-        `UPDATE "UpdateStep" s SET status = ${L(b.status)}, "finishedAt" = ${t}, "durationMs" = ${L(b.durationMs)}
-           ${b.detail !== undefined ? `, detail = ${L(JSON.stringify(b.detail))}::jsonb` : ''}
+        `UPDATE "UpdateStep" s SET ${reportSets(b, now)}
          FROM g WHERE s."updateId" = g.id AND s.attempt = g.attempt AND s.step = ${L(b.step)}`,
       )
     }
@@ -261,9 +275,7 @@ export class AgentService {
       writes.push(
         `INSERT INTO "UpdateStep" (id, "updateId", attempt, step, status, "startedAt")
          SELECT ${L(randomUUID())}, g.id, g.attempt, ${L(claimed)}, 'running', ${t} FROM g`,
-        `UPDATE "HostUpdate" x SET state = 'RUNNING', "claimedBy" = ${L(ctx.worker)}, "claimedAt" = ${t},
-           "startedAt" = COALESCE(x."startedAt", ${t}), "updatedAt" = ${t}
-         FROM g WHERE x.id = g.id`,
+        `UPDATE "HostUpdate" x SET ${claimSets(ctx.worker, now)} FROM g WHERE x.id = g.id`,
         `UPDATE "Host" y SET state = 'UPDATING', "updatedAt" = ${t}
          FROM g WHERE y.id = ${host} AND y.state <> 'UPDATING'`,
       )
@@ -314,11 +326,7 @@ export class AgentService {
 
   /** The update's row after a claim: RUNNING, claimed by the worker now, started (once). */
   private writeClaimedUpdate(w: Writes, u: LockedUpdate, c: ClaimWrite, now: string): void {
-    w.add(
-      `UPDATE "HostUpdate" SET state = 'RUNNING', "claimedBy" = ${w.v(c.worker)}, "claimedAt" = ${now}::timestamp(3),
-         "startedAt" = COALESCE("startedAt", ${now}::timestamp(3)), "updatedAt" = ${now}::timestamp(3)
-       WHERE id = ${w.v(u.id)}`,
-    )
+    w.add(`UPDATE "HostUpdate" SET ${claimSets(c.worker, now)} WHERE id = ${w.v(u.id)}`)
   }
 
   /**
@@ -373,9 +381,7 @@ export class AgentService {
       const journal = step.status !== 'done'
       if (journal) {
         w.add(
-          `UPDATE "UpdateStep" SET status = ${w.v(body.status)}, "finishedAt" = ${t}::timestamp(3),
-             "durationMs" = ${w.v(body.durationMs)}
-             ${body.detail !== undefined ? `, detail = ${w.v(JSON.stringify(body.detail))}::jsonb` : ''}
+          `UPDATE "UpdateStep" SET ${reportSets(body, t)}
            WHERE "updateId" = ${w.v(u.id)} AND attempt = ${w.v(u.attempt)} AND step = ${w.v(body.step)}`,
         )
       }
