@@ -56,7 +56,7 @@ export const hostRoutes =
               ? 'Keep a host out of new rollouts and waves'
               : 'Let a cordoned host into rollouts again',
             description: cordoned
-              ? 'Only a READY host can be cordoned (an already cordoned one answers 200 unchanged); a host updating, held or offline is a 409: cordon it once it is READY again.'
+              ? 'Only a READY host with no update queued, running or verifying can be cordoned (an already cordoned one answers 200 unchanged); otherwise 409, saying when to retry (once the update ends, or after aborting its rollout).'
               : 'Only a CORDONED host can be uncordoned (a READY one answers 200 unchanged); any other state is a 409.',
             params: IdParamsSchema,
             response: { 200: HostSchema, ...WRITE_ERRORS },

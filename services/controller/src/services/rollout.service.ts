@@ -271,15 +271,16 @@ export class RolloutService {
   }
 
   /**
-   * An operator's action on a rollout: under the rollout's lock, from the phases it allows, to
-   * `to`, audited in the same transaction.
+   * An operator's action on a rollout: under the rollout's lock, from the phases it allows, its
+   * own writes (`fn`), then the phase `to` with the reason "<verb> by <actor>: <reason>", audited
+   * in the same transaction.
    */
   private async transition(
     id: string,
     from: readonly RolloutPhase[],
     to: RolloutPhase,
     op: { verb: string; action: string; actor: string; reason?: string },
-    fn: (tx: Tx, phase: RolloutPhase) => Promise<void>,
+    fn?: (tx: Tx) => Promise<void>,
   ): Promise<Rollout> {
     await this.db.$transaction(async (tx) => {
       const { phase } = await lockRollout(tx, id)
@@ -289,7 +290,11 @@ export class RolloutService {
           `rollout ${id} is ${phase}: only a ${from.join(' or ')} rollout can be ${op.verb}`,
           { phase },
         )
-      await fn(tx, phase)
+      await fn?.(tx)
+      await tx.rollout.update({
+        where: { id },
+        data: { phase: to, phaseReason: `${op.verb} by ${op.actor}${op.reason ? `: ${op.reason}` : ''}` },
+      })
       await auditIn(tx, op.actor, op.action, id, { phase: to, ...(op.reason ? { reason: op.reason } : {}) })
     })
     return this.get(id)
@@ -297,12 +302,11 @@ export class RolloutService {
 
   /** Stops starting new hosts; hosts in flight finish. */
   pause(id: string, actor: string, reason?: string): Promise<Rollout> {
-    const op = { verb: 'paused', action: 'rollout.pause', actor, reason }
-    return this.transition(id, ['RUNNING'], 'PAUSED', op, async (tx) => {
-      await tx.rollout.update({
-        where: { id },
-        data: { phase: 'PAUSED', phaseReason: `paused by ${actor}${reason ? `: ${reason}` : ''}` },
-      })
+    return this.transition(id, ['RUNNING'], 'PAUSED', {
+      verb: 'paused',
+      action: 'rollout.pause',
+      actor,
+      reason,
     })
   }
 
@@ -318,10 +322,6 @@ export class RolloutService {
         where: { rolloutId: id, gateAckedAt: null, state: { in: ['SUCCEEDED', 'NEEDS_REVIEW'] } },
         data: { gateAckedAt: new Date() },
       })
-      await tx.rollout.update({
-        where: { id },
-        data: { phase: 'RUNNING', phaseReason: `resumed by ${actor}${reason ? `: ${reason}` : ''}` },
-      })
     })
   }
 
@@ -332,10 +332,6 @@ export class RolloutService {
       await tx.hostUpdate.updateMany({
         where: { rolloutId: id, state: { in: ['PENDING', 'QUEUED'] } },
         data: { state: 'CANCELLED', failureReason: `rollout aborted by ${actor}`, finishedAt: new Date() },
-      })
-      await tx.rollout.update({
-        where: { id },
-        data: { phase: 'ABORTED', phaseReason: `aborted by ${actor}${reason ? `: ${reason}` : ''}` },
       })
     })
   }
