@@ -1,12 +1,7 @@
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import { type Db, Prisma } from '@hitless/db'
 import type { QueueRepository } from './queues/queue.repository.js'
-import {
-  counterSamples,
-  type HistogramRow,
-  histogramSamples,
-  SnapshotMetric,
-} from './metrics/snapshot-metric.js'
+import { type HistogramRow, histogramSamples, SnapshotMetric } from './metrics/snapshot-metric.js'
 
 /** Blackout buckets in seconds: GCE publishes 50 ms median / 300 ms p99 for live migration. */
 const BLACKOUT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30]
@@ -199,18 +194,14 @@ export class ControllerMetrics {
       if (r.state && ended.has(r.state)) ended.set(r.state, ended.get(r.state)! + r.n)
       if (r.verdict) given.set(r.verdict, (given.get(r.verdict) ?? 0) + r.n)
     }
-    this.hostUpdates.publish(
-      counterSamples([...ended].map(([s, n]) => ({ labels: { result: s.toLowerCase() }, value: n }))),
-    )
-    this.verdicts.publish(counterSamples([...given].map(([v, n]) => ({ labels: { verdict: v }, value: n }))))
+    this.hostUpdates.publish([...ended].map(([s, n]) => ({ labels: { result: s.toLowerCase() }, value: n })))
+    this.verdicts.publish([...given].map(([v, n]) => ({ labels: { verdict: v }, value: n })))
     this.dmaFaults.publish(
-      counterSamples(
-        faults.flatMap((f) => [
-          { labels: { hardware: f.hardware, kind: 'groundTruth' }, value: Number(f.gt) },
-          { labels: { hardware: f.hardware, kind: 'recorded' }, value: Number(f.rec) },
-          { labels: { hardware: f.hardware, kind: 'lost' }, value: Number(f.lost) },
-        ]),
-      ),
+      faults.flatMap((f) => [
+        { labels: { hardware: f.hardware, kind: 'groundTruth' }, value: Number(f.gt) },
+        { labels: { hardware: f.hardware, kind: 'recorded' }, value: Number(f.rec) },
+        { labels: { hardware: f.hardware, kind: 'lost' }, value: Number(f.lost) },
+      ]),
     )
     this.blackout.publish(
       histogramSamples(

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Registry } from 'prom-client'
-import { counterSamples, histogramSamples, SnapshotMetric } from './snapshot-metric.js'
+import { histogramSamples, SnapshotMetric } from './snapshot-metric.js'
 
 test('a histogram row becomes cumulative _bucket lines, +Inf = _count, then _sum and _count', async () => {
   const reg = new Registry()
@@ -26,23 +26,19 @@ test('a histogram row becomes cumulative _bucket lines, +Inf = _count, then _sum
 test('each series is held at its highest value, and kept when it disappears', async () => {
   const reg = new Registry()
   const c = new SnapshotMetric('y_total', 'y', 'counter').register(reg)
-  c.publish(
-    counterSamples([
-      { labels: { r: 'a' }, value: 5 },
-      { labels: { r: 'b' }, value: 2 },
-    ]),
-  )
-  c.publish(
-    counterSamples([
-      { labels: { r: 'a' }, value: 4 },
-      { labels: { r: 'c' }, value: 1 },
-    ]),
-  )
+  c.publish([
+    { labels: { r: 'a' }, value: 5 },
+    { labels: { r: 'b' }, value: 2 },
+  ])
+  c.publish([
+    { labels: { r: 'a' }, value: 4 },
+    { labels: { r: 'c' }, value: 1 },
+  ])
   assert.equal(
     await reg.metrics(),
     '# HELP y_total y\n# TYPE y_total counter\ny_total{r="a"} 5\ny_total{r="b"} 2\ny_total{r="c"} 1\n',
   )
-  c.publish(counterSamples([{ labels: { r: 'a' }, value: 7 }]))
+  c.publish([{ labels: { r: 'a' }, value: 7 }])
   assert.match(await reg.metrics(), /y_total\{r="a"\} 7/)
   const [json] = await reg.getMetricsAsJSON()
   assert.equal(json.name, 'y_total')

@@ -24,9 +24,9 @@ export interface HistogramRow {
  *
  * Each series is held at the highest value this process has exported: a value that goes down is
  * read by Prometheus as a counter reset (and `rate()` then counts the whole value again). The
- * only way the PostgreSQL totals go down is an operator's retry, which clears the retried
- * attempt's verdict and blackout; the hold keeps the exported series monotonic across it. A
- * series that disappears from PostgreSQL keeps being exported at its last value.
+ * totals do not go down (an operator's retry is added back from its audit entry, metrics.ts):
+ * the hold is the safety net for rows removed by hand. A series that disappears from PostgreSQL
+ * keeps being exported at its last value.
  *
  * prom-client's Registry reads `name`, `help`, `type`, `aggregator` and `get()` of a metric;
  * its typings list only its own classes, hence the one cast in `register`.
@@ -81,11 +81,6 @@ function seriesKey(s: Sample): string {
     .sort()
     .map((k) => `${k}=${JSON.stringify(s.labels[k])}`)
   return `${s.metricName ?? ''}{${labels.join(',')}}`
-}
-
-/** Counter samples from counts per label set (zero counts included, so a series starts at 0). */
-export function counterSamples(counts: { labels: Labels; value: number }[]): Sample[] {
-  return counts.map((c) => ({ labels: c.labels, value: c.value }))
 }
 
 /**
