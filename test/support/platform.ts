@@ -151,13 +151,11 @@ export const TEST_KERNEL_BYTES = Buffer.from(
   Array.from({ length: 4096 }, (_, i) => `hitless test kernel image, line ${i}\n`).join(''),
 )
 
+const TEST_KERNEL_SHA256 = createHash('sha256').update(TEST_KERNEL_BYTES).digest('hex')
+
 /** A test kernel's artifact: its image in every platform's boot root, with the image's real SHA-256. */
 export function testKernel(version: string): { version: string; image: string; sha256: string } {
-  return {
-    version,
-    image: `/boot/vmlinuz-${version}`,
-    sha256: createHash('sha256').update(TEST_KERNEL_BYTES).digest('hex'),
-  }
+  return { version, image: `/boot/vmlinuz-${version}`, sha256: TEST_KERNEL_SHA256 }
 }
 
 export const KERNEL = testKernel('7.2.13-hitless1')
