@@ -51,10 +51,12 @@ export function localKernelFiles(root?: string): KernelFiles {
   }
   // A symbolic link under the root may point outside it: the file read must be under the root
   // once every link is followed, as a `..` must not leave it.
+  let realRoot: Promise<string> | undefined // the root's own links resolved once
   const leavesRoot = async (file: string): Promise<string | undefined> => {
     if (root === undefined) return undefined
-    const [real, realRoot] = await Promise.all([realpath(file), realpath(root)])
-    return real === realRoot || real.startsWith(`${realRoot}/`)
+    realRoot ??= realpath(root)
+    const [real, rootReal] = await Promise.all([realpath(file), realRoot])
+    return real === rootReal || real.startsWith(`${rootReal}/`)
       ? undefined
       : `leaves the boot root ${root} (a link to ${real})`
   }
